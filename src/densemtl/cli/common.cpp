@@ -1,0 +1,128 @@
+#include "densemtl/cli/common.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
+#include "densemtl/core/progress.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/data/dataset.h"
+#include "densemtl/data/io/image.h"
+
+namespace densemtl::cli {
+
+CLI::Validator size_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        try {
+          parse_size(value, "size");
+        } catch (const Error&) {
+          return "expected HxW with positive integers (e.g. 96x128), got '" + value + "'";
+        }
+        return "";
+      },
+      "HxW");
+}
+
+CLI::Validator format_validator() {
+  return CLI::IsMember({"nyud", "pascal", "mtan", "synthetic"});
+}
+
+namespace {
+
+std::string command_path(CLI::App* app) {
+  std::string path = app->get_name();
+  for (CLI::App* p = app->get_parent(); p; p = p->get_parent()) path = p->get_name() + " " + path;
+  return path;
+}
+
+// "usage: densemtl generate --out OUT [--size SIZE] ..." built from the declared options.
+std::string usage_line(CLI::App* app) {
+  std::string line = "usage: " + command_path(app);
+  for (const CLI::Option* opt : app->get_options()) {
+    std::string name = opt->get_name(false, true);
+    if (name.empty() || name == "-h,--help" || name == "--help" || name == "--version") continue;
+    std::string flag = split(name, ',').back();
+    std::string item = flag;
+    if (opt->get_items_expected_max() != 0) {
+      std::string meta = flag.substr(flag.find_first_not_of('-'));
+      for (char& ch : meta) ch = ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      item += " " + meta;
+    }
+    line += " " + (opt->get_required() ? item : "[" + item + "]");
+  }
+  if (!app->get_subcommands({}).empty() && app->get_parent() == nullptr) line += " SUBCOMMAND";
+  return line;
+}
+
+// CLI11 reports a missing required option before an unknown one; a misspelt flag is the more
+// useful message, so name it first.
+std::string explain(const CLI::ParseError& e, CLI::App* failed) {
+  if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+    for (const auto& extra : failed->remaining())
+      if (starts_with(extra, "-")) return "unknown option '" + extra + "'";
+  }
+  return e.what();
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"densemtl: multi-task learning for dense prediction (semantic segmentation, depth, surface "
+               "normals, boundaries, saliency, human parts)",
+               "densemtl"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "densemtl 0.1.0");
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "More log output");
+  app.add_flag("-q,--quiet", quiet, "Only warnings and errors; no progress bars");
+  std::vector<Subcommand> subs = {add_generate(app), add_info(app)};
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    CLI::App* shown = &app;
+    for (auto* s : app.get_subcommands()) shown = s;
+    std::cout << shown->help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    CLI::App* failed = &app;
+    for (auto* s : app.get_subcommands()) failed = s;
+    std::string what = explain(e, failed);
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && failed == &app && app.get_subcommands().empty())
+      what = "a subcommand is required (generate, info, ...)";
+    std::fprintf(stderr, "%s: error: %s\n%s\nRun '%s --help' for more.\n", command_path(failed).c_str(), what.c_str(),
+                 usage_line(failed).c_str(), command_path(failed).c_str());
+    return 2;
+  }
+
+  setup_logging(verbose, quiet);
+  if (quiet) ProgressBar::set_enabled(false);
+  image::quiet_opencv();
+  for (auto& s : subs) {
+    if (!s.app->parsed()) continue;
+    try {
+      return s.run();
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "%s: error: %s\n%s\nRun '%s --help' for more.\n", command_path(s.app).c_str(), e.what(),
+                   usage_line(s.app).c_str(), command_path(s.app).c_str());
+      return 2;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s: error: %s\n", command_path(s.app).c_str(), e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: internal error: %s\n", command_path(s.app).c_str(), e.what());
+      return 1;
+    }
+  }
+  return 2;
+}
+
+}  // namespace densemtl::cli

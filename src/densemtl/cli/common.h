@@ -1,0 +1,29 @@
+// Shared pieces of the `densemtl` subcommands. Each subcommand lives in its own file and adds
+// itself to the root CLI11 app with add_<name>().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace densemtl::cli {
+
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Subcommand add_generate(CLI::App& root);
+Subcommand add_info(CLI::App& root);
+
+// Validator for HxW size flags ("96x128").
+CLI::Validator size_validator();
+// Validator for --format.
+CLI::Validator format_validator();
+
+// Runs the whole command line; returns the exit status (0 ok, 1 error, 2 usage error).
+int run_main(int argc, char** argv);
+
+}  // namespace densemtl::cli

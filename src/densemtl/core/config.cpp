@@ -1,0 +1,421 @@
+#include "densemtl/core/config.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/strings.h"
+
+namespace densemtl::config {
+
+const Spec* Spec::child(const std::string& key) const {
+  for (const auto& c : children)
+    if (c.name == key) return &c;
+  return nullptr;
+}
+
+Spec section(std::string name, std::string help, std::vector<Spec> children) {
+  Spec s;
+  s.name = std::move(name);
+  s.type = Type::Section;
+  s.help = std::move(help);
+  s.children = std::move(children);
+  return s;
+}
+
+namespace {
+
+Spec leaf(std::string name, Type type, YAML::Node value, std::string help) {
+  Spec s;
+  s.name = std::move(name);
+  s.type = type;
+  s.default_value = std::move(value);
+  s.help = std::move(help);
+  return s;
+}
+
+template <typename T>
+YAML::Node sequence(const std::vector<T>& v) {
+  YAML::Node n(YAML::NodeType::Sequence);
+  for (const auto& x : v) n.push_back(x);
+  n.SetStyle(YAML::EmitterStyle::Flow);
+  return n;
+}
+
+}  // namespace
+
+Spec boolean(std::string name, bool value, std::string help) { return leaf(std::move(name), Type::Bool, YAML::Node(value), std::move(help)); }
+Spec integer(std::string name, long long value, double min, double max, std::string help) {
+  Spec s = leaf(std::move(name), Type::Int, YAML::Node(value), std::move(help));
+  s.min = min;
+  s.max = max;
+  return s;
+}
+Spec real(std::string name, double value, double min, double max, std::string help) {
+  Spec s = leaf(std::move(name), Type::Float, YAML::Node(value), std::move(help));
+  s.min = min;
+  s.max = max;
+  return s;
+}
+Spec text(std::string name, std::string value, std::string help) { return leaf(std::move(name), Type::String, YAML::Node(value), std::move(help)); }
+Spec path(std::string name, std::string value, std::string help) { return leaf(std::move(name), Type::Path, YAML::Node(value), std::move(help)); }
+Spec choice(std::string name, std::string value, std::vector<std::string> choices, std::string help) {
+  Spec s = leaf(std::move(name), Type::Enum, YAML::Node(value), std::move(help));
+  s.choices = std::move(choices);
+  return s;
+}
+Spec int_list(std::string name, std::vector<long long> value, double min, double max, int min_items, int max_items, std::string help) {
+  Spec s = leaf(std::move(name), Type::IntList, sequence(value), std::move(help));
+  s.min = min;
+  s.max = max;
+  s.min_items = min_items;
+  s.max_items = max_items;
+  return s;
+}
+Spec float_list(std::string name, std::vector<double> value, double min, double max, int min_items, int max_items, std::string help) {
+  Spec s = leaf(std::move(name), Type::FloatList, sequence(value), std::move(help));
+  s.min = min;
+  s.max = max;
+  s.min_items = min_items;
+  s.max_items = max_items;
+  return s;
+}
+Spec string_list(std::string name, std::vector<std::string> value, std::vector<std::string> choices, int min_items, std::string help) {
+  Spec s = leaf(std::move(name), Type::StringList, sequence(value), std::move(help));
+  s.choices = std::move(choices);
+  s.min_items = min_items;
+  return s;
+}
+Spec float_map(std::string name, std::vector<std::string> keys, double min, double max, std::string help) {
+  Spec s = leaf(std::move(name), Type::FloatMap, YAML::Node(YAML::NodeType::Map), std::move(help));
+  s.choices = std::move(keys);
+  s.min = min;
+  s.max = max;
+  return s;
+}
+Spec required(Spec spec) {
+  spec.required = true;
+  spec.default_value = YAML::Node();
+  return spec;
+}
+Spec exclusive_min(Spec spec) {
+  spec.min_exclusive = true;
+  return spec;
+}
+
+namespace {
+
+std::string type_name(const Spec& s) {
+  switch (s.type) {
+    case Type::Bool: return "true or false";
+    case Type::Int: return "an integer";
+    case Type::Float: return "a number";
+    case Type::String: return "a string";
+    case Type::Path: return "a file path";
+    case Type::Enum: return "one of " + join(s.choices, ", ");
+    case Type::IntList: return "a list of integers";
+    case Type::FloatList: return "a list of numbers";
+    case Type::StringList: return s.choices.empty() ? "a list of strings" : "a list of " + join(s.choices, ", ");
+    case Type::FloatMap: return "a mapping of names to numbers";
+    case Type::Section: return "a section of keys";
+  }
+  return "?";
+}
+
+std::string show(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  if (n.IsSequence()) return "a list";
+  return "a section";
+}
+
+std::string range_text(const Spec& s) {
+  bool lo = std::isfinite(s.min), hi = std::isfinite(s.max);
+  auto num = [](double v) {
+    if (std::fabs(v - std::round(v)) < 1e-12 && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(std::round(v)));
+    return fmt::format("{}", v);
+  };
+  if (lo && hi) return fmt::format("in {}{}, {}]", s.min_exclusive ? "(" : "[", num(s.min), num(s.max));
+  if (lo) return fmt::format("{} {}", s.min_exclusive ? ">" : ">=", num(s.min));
+  if (hi) return fmt::format("<= {}", num(s.max));
+  return "";
+}
+
+struct Validator {
+  std::string source;
+
+  [[noreturn]] void error(const std::string& key, const std::string& what) const {
+    throw Error(fmt::format("{}: {}: {}", source, key, what));
+  }
+
+  double number(const Spec& s, const YAML::Node& n, const std::string& key, bool integral) const {
+    if (!n.IsScalar()) error(key, fmt::format("expected {}, got {}", integral ? "an integer" : "a number", show(n)));
+    double v;
+    try {
+      if (integral) v = static_cast<double>(n.as<long long>());
+      else v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      error(key, fmt::format("expected {}, got {}", integral ? "an integer" : "a number", show(n)));
+    }
+    if (!std::isfinite(v)) error(key, fmt::format("expected a finite number, got {}", show(n)));
+    bool below = s.min_exclusive ? v <= s.min : v < s.min;
+    if (below || v > s.max)
+      error(key, fmt::format("expected {} {}, got {}", integral ? "an integer" : "a number", range_text(s), n.Scalar()));
+    return v;
+  }
+
+  // Validates `n` against `s`; returns the canonical node (defaults filled, schema order).
+  YAML::Node check(const Spec& s, const YAML::Node& n, const std::string& key) const {
+    switch (s.type) {
+      case Type::Section: {
+        const bool is_map = n.IsDefined() && n.IsMap();
+        if (n.IsDefined() && !n.IsNull() && !is_map) error(key, fmt::format("expected a section of keys, got {}", show(n)));
+        if (is_map) {
+          std::vector<std::string> known;
+          for (const auto& c : s.children) known.push_back(c.name);
+          for (const auto& kv : n) {
+            std::string k = kv.first.Scalar();
+            if (!s.child(k)) {
+              std::string full = key.empty() ? k : key + "." + k;
+              std::string hint = closest(k, known);
+              throw Error(fmt::format("{}: unknown key '{}'{} (keys here: {})", source, full,
+                                      hint.empty() ? "" : " (did you mean '" + hint + "'?)", join(known, ", ")));
+            }
+          }
+        }
+        YAML::Node out(YAML::NodeType::Map);
+        for (const auto& c : s.children) {
+          std::string full = key.empty() ? c.name : key + "." + c.name;
+          YAML::Node child = is_map ? n[c.name] : YAML::Node();
+          out[c.name] = check(c, child, full);
+        }
+        return out;
+      }
+      default:
+        break;
+    }
+    if (!n.IsDefined() || n.IsNull()) {
+      if (s.required) error(key, fmt::format("missing required key (expected {})", type_name(s)));
+      return YAML::Clone(s.default_value);
+    }
+    switch (s.type) {
+      case Type::Bool: {
+        bool v;
+        if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) error(key, fmt::format("expected true or false, got {}", show(n)));
+        return YAML::Node(v);
+      }
+      case Type::Int:
+        return YAML::Node(static_cast<long long>(number(s, n, key, true)));
+      case Type::Float:
+        return YAML::Node(number(s, n, key, false));
+      case Type::String:
+      case Type::Path:
+        if (!n.IsScalar()) error(key, fmt::format("expected {}, got {}", type_name(s), show(n)));
+        return YAML::Node(n.Scalar());
+      case Type::Enum: {
+        if (!n.IsScalar()) error(key, fmt::format("expected one of {}, got {}", join(s.choices, ", "), show(n)));
+        std::string v = n.Scalar();
+        for (const auto& c : s.choices)
+          if (c == v) return YAML::Node(v);
+        std::string hint = closest(v, s.choices);
+        error(key, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v,
+                               hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+      }
+      case Type::IntList:
+      case Type::FloatList:
+      case Type::StringList: {
+        if (!n.IsSequence()) error(key, fmt::format("expected {}, got {}", type_name(s), show(n)));
+        int count = static_cast<int>(n.size());
+        if (count < s.min_items || count > s.max_items) {
+          std::string want = s.min_items == s.max_items ? fmt::format("exactly {}", s.min_items)
+                             : s.max_items >= (1 << 30) ? fmt::format("at least {}", s.min_items)
+                                                        : fmt::format("{} to {}", s.min_items, s.max_items);
+          error(key, fmt::format("expected {} item(s), got {}", want, count));
+        }
+        YAML::Node out(YAML::NodeType::Sequence);
+        for (std::size_t i = 0; i < n.size(); ++i) {
+          std::string item = fmt::format("{}[{}]", key, i);
+          if (s.type == Type::IntList) out.push_back(static_cast<long long>(number(s, n[i], item, true)));
+          else if (s.type == Type::FloatList) out.push_back(number(s, n[i], item, false));
+          else {
+            if (!n[i].IsScalar()) error(item, fmt::format("expected a string, got {}", show(n[i])));
+            std::string v = n[i].Scalar();
+            if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), v) == s.choices.end()) {
+              std::string hint = closest(v, s.choices);
+              error(item, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v,
+                                      hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+            }
+            out.push_back(v);
+          }
+        }
+        out.SetStyle(YAML::EmitterStyle::Flow);
+        return out;
+      }
+      case Type::FloatMap: {
+        if (!n.IsMap()) error(key, fmt::format("expected a mapping of names to numbers, got {}", show(n)));
+        YAML::Node out(YAML::NodeType::Map);
+        for (const auto& kv : n) {
+          std::string k = kv.first.Scalar();
+          if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), k) == s.choices.end()) {
+            std::string hint = closest(k, s.choices);
+            error(key + "." + k, fmt::format("unknown name (expected one of {}){}", join(s.choices, ", "),
+                                             hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+          }
+          out[k] = number(s, kv.second, key + "." + k, false);
+        }
+        out.SetStyle(YAML::EmitterStyle::Flow);
+        return out;
+      }
+      default:
+        break;
+    }
+    error(key, "internal: unhandled type");
+  }
+};
+
+YAML::Node parse_yaml(const std::string& text, const std::string& source) {
+  try {
+    YAML::Node n = YAML::Load(text);
+    if (n.IsNull()) return YAML::Node(YAML::NodeType::Map);
+    if (!n.IsMap()) fail("{}: expected a YAML mapping of keys at the top level", source);
+    return n;
+  } catch (const YAML::ParserException& e) {
+    fail("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
+  }
+}
+
+void apply_override(const Spec& schema, YAML::Node& root, const std::string& expr) {
+  auto eq = expr.find('=');
+  if (eq == std::string::npos || eq == 0) fail("--set {}: expected key.path=value", expr);
+  std::string key = trim(expr.substr(0, eq)), value = expr.substr(eq + 1);
+  auto parts = split(key, '.');
+  const Spec* spec = &schema;
+  std::string so_far;
+  for (const auto& p : parts) {
+    if (spec->type != Type::Section) fail("--set {}: '{}' has no sub-keys", expr, so_far);
+    const Spec* next = spec->child(p);
+    if (!next) {
+      std::vector<std::string> known;
+      for (const auto& c : spec->children) known.push_back(c.name);
+      std::string hint = closest(p, known);
+      std::string full = so_far.empty() ? p : so_far + "." + p;
+      fail("--set {}: unknown key '{}'{} (keys here: {})", expr, full, hint.empty() ? "" : " (did you mean '" + hint + "'?)",
+           join(known, ", "));
+    }
+    spec = next;
+    so_far = so_far.empty() ? p : so_far + "." + p;
+  }
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::ParserException& e) {
+    fail("--set {}: cannot parse the value ({})", expr, e.msg);
+  }
+  // Walk/create the path.
+  // (yaml-cpp's Node::operator= writes into the tree; reset() rebinds a handle.)
+  YAML::Node at;
+  at.reset(root);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = at[parts[i]];
+    if (!next.IsDefined() || !next.IsMap()) {
+      at[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next.reset(at[parts[i]]);
+    }
+    at.reset(next);
+  }
+  at[parts.back()] = parsed;
+  // Validate just this value with a clear source.
+  Validator{"--set " + expr}.check(*spec, parsed, key);
+}
+
+}  // namespace
+
+Config Config::parse(const Spec& schema, const std::string& yaml, const std::string& source,
+                     const std::vector<std::string>& overrides) {
+  YAML::Node raw = parse_yaml(yaml, source);
+  for (const auto& o : overrides) apply_override(schema, raw, o);
+  Config c;
+  c.schema_ = &schema;
+  c.source_ = source;
+  c.root_ = Validator{source}.check(schema, raw, "");
+  return c;
+}
+
+Config Config::load(const Spec& schema, const fs::path& file, const std::vector<std::string>& overrides) {
+  require_file(file, "config file");
+  return parse(schema, read_file(file), file.string(), overrides);
+}
+
+fs::path Config::source_dir() const { return fs::path(source_).parent_path(); }
+
+const YAML::Node Config::lookup(const std::string& key) const {
+  auto parts = split(key, '.');
+  const Spec* spec = schema_;
+  YAML::Node n;
+  n.reset(root_);
+  for (const auto& p : parts) {
+    spec = spec ? spec->child(p) : nullptr;
+    if (!spec) throw std::logic_error("config key not in schema: " + key);
+    YAML::Node next = n[p];
+    n.reset(next);
+  }
+  return n;
+}
+
+bool Config::get_bool(const std::string& key) const { return lookup(key).as<bool>(); }
+long long Config::get_int(const std::string& key) const { return lookup(key).as<long long>(); }
+double Config::get_float(const std::string& key) const { return lookup(key).as<double>(); }
+std::string Config::get_string(const std::string& key) const { return lookup(key).as<std::string>(); }
+std::vector<long long> Config::get_int_list(const std::string& key) const { return lookup(key).as<std::vector<long long>>(); }
+std::vector<double> Config::get_float_list(const std::string& key) const { return lookup(key).as<std::vector<double>>(); }
+std::vector<std::string> Config::get_string_list(const std::string& key) const { return lookup(key).as<std::vector<std::string>>(); }
+std::map<std::string, double> Config::get_float_map(const std::string& key) const {
+  std::map<std::string, double> out;
+  for (const auto& kv : lookup(key)) out[kv.first.Scalar()] = kv.second.as<double>();
+  return out;
+}
+
+std::string Config::dump() const {
+  YAML::Emitter e;
+  e << root_;
+  return std::string(e.c_str()) + "\n";
+}
+
+void Config::save(const fs::path& file) const {
+  write_file_atomic(file, "# resolved configuration (every key, defaults filled in)\n# source: " + source_ + "\n" + dump());
+}
+
+namespace {
+
+void describe_into(const Spec& s, const std::string& prefix, std::string& out) {
+  for (const auto& c : s.children) {
+    std::string key = prefix.empty() ? c.name : prefix + "." + c.name;
+    if (c.type == Type::Section) {
+      describe_into(c, key, out);
+      continue;
+    }
+    std::string def;
+    if (c.required) def = "required";
+    else {
+      YAML::Emitter e;
+      e << YAML::Flow << c.default_value;
+      def = e.c_str();
+      if (def.empty() || def == "\"\"" || def == "''") def = "\"\"";
+    }
+    std::string type = type_name(c);
+    std::string range = range_text(c);
+    if (!range.empty() && (c.type == Type::Int || c.type == Type::Float || c.type == Type::IntList || c.type == Type::FloatList))
+      type += " " + range;
+    out += fmt::format("| `{}` | {} | `{}` | {} |\n", key, type, def, c.help);
+  }
+}
+
+}  // namespace
+
+std::string describe(const Spec& schema) {
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  describe_into(schema, "", out);
+  return out;
+}
+
+}  // namespace densemtl::config

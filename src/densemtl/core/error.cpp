@@ -1,0 +1,1 @@
+#include "densemtl/core/error.h"

@@ -1,0 +1,70 @@
+#include "densemtl/data/dataset.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/tasks/registry.h"
+
+namespace densemtl::data {
+
+std::string format_name(Format format) {
+  switch (format) {
+    case Format::NYUD: return "nyud";
+    case Format::PASCAL: return "pascal";
+    case Format::MTAN: return "mtan";
+  }
+  return "?";
+}
+
+Format parse_format(const std::string& text) {
+  std::string t = lower(text);
+  if (t == "nyud" || t == "synthetic") return Format::NYUD;
+  if (t == "pascal") return Format::PASCAL;
+  if (t == "mtan") return Format::MTAN;
+  throw UsageError(fmt::format("unknown dataset format '{}' (expected nyud, pascal or mtan)", text));
+}
+
+std::vector<std::string> Dataset::resolve_tasks(const std::vector<std::string>& tasks) const {
+  if (tasks.empty()) return info_.tasks;
+  for (const auto& t : tasks) {
+    tasks::get(t);  // unknown names fail here
+    if (std::find(info_.tasks.begin(), info_.tasks.end(), t) == info_.tasks.end())
+      fail("{}: the dataset has no '{}' labels (it has: {})", info_.root.string(), t, join(info_.tasks, ", "));
+  }
+  return tasks;
+}
+
+Format detect_format(const fs::path& root) {
+  require_dir(root, "dataset folder");
+  if (fs::exists(root / "gt_sets")) return Format::NYUD;
+  if (fs::exists(root / "ImageSets") || fs::exists(root / "JPEGImages")) return Format::PASCAL;
+  if (fs::exists(root / "train" / "image") || fs::exists(root / "val" / "image")) return Format::MTAN;
+  fail("{}: cannot tell the dataset format (no gt_sets/ as NYUD, no ImageSets/ or JPEGImages/ as "
+       "PASCAL-Context, no train/image/ as mtan); pass --format", root.string());
+}
+
+cv::Mat fit_label_to_image(const cv::Mat& label, cv::Size image_size, bool normals) {
+  if (label.size() == image_size) return label;
+  cv::Mat out;
+  cv::resize(label, out, image_size, 0, 0, normals ? cv::INTER_CUBIC : cv::INTER_NEAREST);
+  return out;
+}
+
+std::vector<std::string> read_id_list(const fs::path& path) {
+  std::string text = read_file(path);
+  std::vector<std::string> ids;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string id = trim(line);
+    if (!id.empty()) ids.push_back(id);
+  }
+  if (ids.empty()) fail("{}: split list is empty", path.string());
+  return ids;
+}
+
+}  // namespace densemtl::data

@@ -1,0 +1,81 @@
+// The sample structure every reader returns, and the reader interface.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "densemtl/core/fs.h"
+
+namespace densemtl::data {
+
+enum class Format { NYUD, PASCAL, MTAN };
+std::string format_name(Format format);
+// "nyud" | "pascal" | "mtan" (also "synthetic", read by the NYUD reader); throws on others.
+Format parse_format(const std::string& text);
+
+struct DatasetInfo {
+  std::string name;                      // e.g. "NYUD-v2", "PASCAL-Context", "densemtl-scenes"
+  Format format = Format::NYUD;
+  fs::path root;
+  std::vector<std::string> tasks;        // tasks that have labels on disk, canonical order
+  std::vector<std::string> splits;       // split names found on disk
+  std::vector<std::string> class_names;  // semantic classes (semseg channels)
+  std::vector<std::string> part_names;   // human parts including background (human_parts channels)
+  // Frame of the stored normals' y axis. The in-plane rotation of the augmentation depends on it.
+  bool normals_y_down = true;
+  // Boundary matching tolerance (fraction of the image diagonal) for edge evaluation.
+  double edge_max_dist = 0.011;
+  // The size the reference trains and tests at (H x W), when the dataset has one.
+  std::optional<cv::Size> default_size;
+};
+
+// One image and its labels in the task registry's conventions, at the image's own resolution:
+//   image        CV_32FC3, RGB, 0..255
+//   semseg       CV_32F class index, 255 = ignore
+//   human_parts  CV_32F part index 0..6 (0 = background)
+//   sal, edge    CV_32F in {0, 1}
+//   normals      CV_32FC3 (x, y, z), the zero vector = invalid
+//   depth        CV_32F metres, 0 = invalid
+// A task the image has no label for is absent from `labels` (per-image missing labels).
+struct Sample {
+  std::string id;
+  cv::Mat image;
+  std::map<std::string, cv::Mat> labels;
+  cv::Size size() const { return image.size(); }
+  bool has(const std::string& task) const { return labels.count(task) > 0; }
+};
+
+class Dataset {
+ public:
+  explicit Dataset(DatasetInfo info) : info_(std::move(info)) {}
+  virtual ~Dataset() = default;
+  const DatasetInfo& info() const { return info_; }
+
+  // Sample ids of a split; a missing or empty split list is an error naming the file.
+  virtual std::vector<std::string> ids(const std::string& split) const = 0;
+  // Reads one sample with the labels of `tasks` (those of info().tasks when empty). Any problem
+  // (missing file, corrupt image, wrong shape) is a densemtl::Error naming the file.
+  virtual Sample load(const std::string& id, const std::vector<std::string>& tasks = {}) const = 0;
+
+ protected:
+  // Tasks to load: `tasks`, or all the dataset has when empty. Unknown tasks are an error.
+  std::vector<std::string> resolve_tasks(const std::vector<std::string>& tasks) const;
+  DatasetInfo info_;
+};
+
+// Opens a dataset folder. Without `format` it is detected from the layout.
+std::unique_ptr<Dataset> open_dataset(const fs::path& root, std::optional<Format> format = std::nullopt);
+Format detect_format(const fs::path& root);
+
+// Resizes a label that does not match the image size (nearest; cubic for 3-channel normals),
+// as the reference does at load time.
+cv::Mat fit_label_to_image(const cv::Mat& label, cv::Size image_size, bool normals);
+// Reads a split list (one id per line, blank lines ignored).
+std::vector<std::string> read_id_list(const fs::path& path);
+
+}  // namespace densemtl::data

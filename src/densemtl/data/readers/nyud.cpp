@@ -1,0 +1,173 @@
+// NYUD-v2 in the NYUD-MT layout of the survey's code (December 2020 release):
+//   gt_sets/<split>.txt, images/<id>.jpg, segmentation/<id>.png (0 = ignore, k = class k-1),
+//   depth/<id>.npy (metres, 0 = invalid), normals/<id>.npy (H x W x 3, 0 = invalid),
+//   edge/<id>.npy ({0, 1}).
+// The procedural scenes dataset uses the same layout plus sal/<id>.png ({0, 255}),
+// human_parts/<id>.png (0..6) and a meta.json with its class names and normals frame.
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/json.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/data/io/image.h"
+#include "densemtl/data/io/npy.h"
+#include "densemtl/data/readers/readers.h"
+#include "densemtl/tasks/registry.h"
+
+namespace densemtl::data {
+
+const std::vector<std::string>& nyu40_class_names() {
+  static const std::vector<std::string> n = {
+      "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf",
+      "picture", "counter", "blinds", "desk", "shelves", "curtain", "dresser", "pillow", "mirror", "floor mat",
+      "clothes", "ceiling", "books", "refridgerator", "television", "paper", "towel", "shower curtain", "box",
+      "whiteboard", "person", "night stand", "toilet", "sink", "lamp", "bathtub", "bag", "otherstructure",
+      "otherfurniture", "otherprop"};
+  return n;
+}
+
+namespace {
+
+// Folder and file extension of each task's labels.
+struct LabelFile {
+  const char* task;
+  const char* folder;
+  const char* ext;
+};
+const LabelFile kFiles[] = {
+    {"semseg", "segmentation", ".png"}, {"human_parts", "human_parts", ".png"}, {"sal", "sal", ".png"},
+    {"normals", "normals", ".npy"},     {"edge", "edge", ".npy"},               {"depth", "depth", ".npy"},
+};
+
+const LabelFile& label_file(const std::string& task) {
+  for (const auto& f : kFiles)
+    if (task == f.task) return f;
+  fail("no NYUD label folder for task '{}'", task);
+}
+
+cv::Mat check_range(cv::Mat label, double max_value, const fs::path& path, const char* what) {
+  double lo, hi;
+  cv::minMaxLoc(label, &lo, &hi);
+  if (lo < 0 || hi > max_value)
+    fail("{}: {} value {} out of range [0, {}]", path.string(), what, lo < 0 ? lo : hi, max_value);
+  return label;
+}
+
+class Nyud : public Dataset {
+ public:
+  explicit Nyud(DatasetInfo info, bool allow_missing) : Dataset(std::move(info)), allow_missing_(allow_missing) {}
+
+  std::vector<std::string> ids(const std::string& split) const override {
+    fs::path list = info_.root / "gt_sets" / (split + ".txt");
+    if (!fs::exists(list))
+      fail("{}: split list not found (splits here: {})", list.string(), join(info_.splits, ", "));
+    return read_id_list(list);
+  }
+
+  Sample load(const std::string& id, const std::vector<std::string>& requested) const override {
+    Sample s;
+    s.id = id;
+    fs::path img = info_.root / "images" / (id + ".jpg");
+    if (!fs::exists(img) && fs::exists(info_.root / "images" / (id + ".png"))) img = info_.root / "images" / (id + ".png");
+    image::read_rgb(img).convertTo(s.image, CV_32FC3);
+    for (const auto& task : resolve_tasks(requested)) {
+      const LabelFile& lf = label_file(task);
+      fs::path path = info_.root / lf.folder / (id + lf.ext);
+      if (allow_missing_ && !fs::exists(path)) continue;  // a per-image missing label
+      cv::Mat label = read_label(task, path);
+      s.labels[task] = with_context(path.string(), [&] {
+        if (label.channels() != tasks::get(task).label_channels()) fail("wrong channel count");
+        return fit_label_to_image(label, s.image.size(), task == "normals");
+      });
+    }
+    return s;
+  }
+
+ private:
+  cv::Mat read_label(const std::string& task, const fs::path& path) const {
+    if (task == "semseg") {
+      cv::Mat raw = image::read_gray(path), out;
+      if (raw.depth() != CV_8U) raw.convertTo(raw, CV_8U);
+      check_range(raw, static_cast<double>(info_.class_names.size()), path, "class");
+      raw.convertTo(out, CV_32F);
+      out -= 1.0f;
+      out.setTo(tasks::Task::kIgnore, raw == 0);
+      return out;
+    }
+    if (task == "human_parts") {
+      cv::Mat raw = image::read_gray(path), out;
+      raw.convertTo(out, CV_32F);
+      return check_range(out, static_cast<double>(info_.part_names.size() - 1), path, "part");
+    }
+    if (task == "sal") {
+      cv::Mat raw = image::read_gray(path), out;
+      raw.convertTo(out, CV_32F, raw.depth() == CV_16U ? 1.0 / 65535 : 1.0 / 255);
+      cv::threshold(out, out, 0.5, 1.0, cv::THRESH_BINARY);
+      return out;
+    }
+    if (task == "normals") return npy::read_mat(path, 3);
+    if (task == "edge") {
+      cv::Mat e = npy::read_mat(path, 1);
+      cv::threshold(e, e, 0.5, 1.0, cv::THRESH_BINARY);
+      return e;
+    }
+    if (task == "depth") {
+      cv::Mat d = npy::read_mat(path, 1);
+      cv::patchNaNs(d, 0.0);
+      return d;
+    }
+    fail("{}: no reader for task '{}'", path.string(), task);
+  }
+
+  bool allow_missing_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
+  require_dir(root, "dataset folder");
+  require_dir(root / "gt_sets", "NYUD split folder gt_sets/");
+  DatasetInfo info;
+  info.format = Format::NYUD;
+  info.root = root;
+  info.name = "NYUD-v2";
+  info.class_names = nyu40_class_names();
+  info.part_names = pascal_part_names();
+  info.normals_y_down = true;
+  info.edge_max_dist = 0.011;
+  info.default_size = cv::Size(640, 480);
+  bool allow_missing = false;
+  if (fs::exists(root / "meta.json")) {
+    Json meta = read_json(root / "meta.json");
+    auto where = (root / "meta.json").string();
+    try {
+      if (meta.contains("name")) info.name = meta["name"].get<std::string>();
+      if (meta.contains("class_names")) info.class_names = meta["class_names"].get<std::vector<std::string>>();
+      if (meta.contains("part_names")) info.part_names = meta["part_names"].get<std::vector<std::string>>();
+      if (meta.contains("normals_frame")) info.normals_y_down = meta["normals_frame"].value("y", "down") == "down";
+      if (meta.contains("edge_max_dist")) info.edge_max_dist = meta["edge_max_dist"].get<double>();
+      if (meta.contains("size")) {
+        auto hw = meta["size"].get<std::vector<int>>();
+        if (hw.size() != 2) fail("size must be [H, W]");
+        info.default_size = cv::Size(hw[1], hw[0]);
+      }
+      if (meta.contains("allow_missing_labels")) allow_missing = meta["allow_missing_labels"].get<bool>();
+    } catch (const Json::exception& e) {
+      fail("{}: unexpected content ({})", where, e.what());
+    }
+    if (info.class_names.empty()) fail("{}: class_names is empty", where);
+  }
+  for (const auto& lf : kFiles)
+    if (fs::is_directory(root / lf.folder)) info.tasks.push_back(lf.task);
+  info.tasks = tasks::canonical(info.tasks);
+  if (!fs::is_directory(root / "images")) fail("{}: no images/ folder (NYUD-MT layout)", root.string());
+  for (const auto& e : fs::directory_iterator(root / "gt_sets"))
+    if (e.path().extension() == ".txt") info.splits.push_back(e.path().stem().string());
+  std::sort(info.splits.begin(), info.splits.end());
+  if (info.splits.empty()) fail("{}: no split lists (gt_sets/*.txt)", root.string());
+  return std::make_unique<Nyud>(std::move(info), allow_missing);
+}
+
+}  // namespace densemtl::data

@@ -1,0 +1,37 @@
+// Depth: metres per pixel, 0 = invalid.
+#include <opencv2/imgproc.hpp>
+
+#include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/task.h"
+
+namespace densemtl::tasks {
+
+namespace {
+
+cv::Mat valid_depth(const cv::Mat& d) { return (d > 0) & (d != Task::kIgnore); }
+
+class Depth : public Task {
+ public:
+  std::string name() const override { return "depth"; }
+  std::string title() const override { return "Depth"; }
+  LabelKind kind() const override { return LabelKind::Depth; }
+  int output_channels(const data::DatasetInfo&) const override { return 1; }
+  int train_interpolation() const override { return cv::INTER_NEAREST; }
+  int infer_interpolation() const override { return cv::INTER_LINEAR; }
+  // Zooming in by `scale` brings the scene closer by the same factor.
+  void after_scale(cv::Mat& label, double scale) const override { label /= scale; }
+  void mark_ignore(cv::Mat& label) const override { label.setTo(kIgnore, label == 0); }
+  cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat* reference) const override {
+    const cv::Mat& range_from = reference ? *reference : value;
+    cv::Mat valid = valid_depth(range_from);
+    double lo = 0, hi = 1;
+    if (cv::countNonZero(valid)) cv::minMaxLoc(range_from, &lo, &hi, nullptr, nullptr, valid);
+    return draw_scalar(value, lo, hi, valid_depth(value));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_task_depth() { return std::make_unique<Depth>(); }
+
+}  // namespace densemtl::tasks

@@ -1,0 +1,28 @@
+// Boundary detection: a binary boundary map, predicted as one logit per pixel.
+#include <opencv2/imgproc.hpp>
+
+#include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/task.h"
+
+namespace densemtl::tasks {
+
+namespace {
+
+class Edge : public Task {
+ public:
+  std::string name() const override { return "edge"; }
+  std::string title() const override { return "Boundaries"; }
+  LabelKind kind() const override { return LabelKind::Binary; }
+  int output_channels(const data::DatasetInfo&) const override { return 1; }
+  int train_interpolation() const override { return cv::INTER_NEAREST; }
+  int infer_interpolation() const override { return cv::INTER_LINEAR; }
+  cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
+    return draw_gray(value);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_task_edge() { return std::make_unique<Edge>(); }
+
+}  // namespace densemtl::tasks

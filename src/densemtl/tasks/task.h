@@ -1,0 +1,63 @@
+// A dense prediction task: what its labels are, how many channels a network predicts for it on a
+// given dataset, how its labels move through the augmentation pipeline, and how it is drawn.
+// One file per task (semseg.cpp, depth.cpp, ...), registered in registry.cpp.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <memory>
+#include <string>
+
+#include "densemtl/data/dataset.h"
+
+namespace densemtl::tasks {
+
+enum class LabelKind {
+  Classes,  // class index per pixel (semseg, human_parts)
+  Binary,   // {0, 1} per pixel, predicted as one logit (sal, edge)
+  Normals,  // unit 3-vector per pixel
+  Depth,    // metres per pixel
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  // Canonical name (semseg, human_parts, sal, normals, edge, depth) and a human title.
+  virtual std::string name() const = 0;
+  virtual std::string title() const = 0;
+  virtual LabelKind kind() const = 0;
+  // Channels of the stored label (1, or 3 for normals).
+  virtual int label_channels() const { return 1; }
+  // Channels a network predicts for this task on `dataset`.
+  virtual int output_channels(const data::DatasetInfo& dataset) const = 0;
+
+  // OpenCV interpolation for training-time warps and resizes (the reference's FLAGVALS) and for
+  // resizing predictions back to the original size (INFER_FLAGVALS).
+  virtual int train_interpolation() const = 0;
+  virtual int infer_interpolation() const = 0;
+
+  // The value that marks "no supervision here" after the pipeline's ignore step.
+  static constexpr float kIgnore = 255.0f;
+
+  // Pipeline hooks; the defaults do nothing.
+  // After a horizontal flip of the label (normals negate x).
+  virtual void on_flip(cv::Mat& /*label*/) const {}
+  // Before the label is warped by an in-plane rotation of `degrees` (OpenCV's sense:
+  // counter-clockwise on screen). Normals rotate with the image.
+  virtual void before_rotate(cv::Mat& /*label*/, double /*degrees*/, bool /*normals_y_down*/) const {}
+  // After the label was warped with zoom `scale` (depth is divided by it).
+  virtual void after_scale(cv::Mat& /*label*/, double /*scale*/) const {}
+  // After the fixed resize to the network size (normals are renormalised).
+  virtual void after_resize(cv::Mat& /*label*/) const {}
+  // Marks pixels without supervision with kIgnore (invalid depth, zero normals, ...).
+  virtual void mark_ignore(cv::Mat& /*label*/) const {}
+
+  // A picture (RGB, CV_8UC3) of a label or of a prediction in label space. `reference`, when
+  // given, is the ground truth of the same image, so that a prediction and its ground truth share
+  // one colour scale (depth).
+  virtual cv::Mat draw(const cv::Mat& value, const data::DatasetInfo& dataset,
+                       const cv::Mat* reference = nullptr) const = 0;
+};
+
+}  // namespace densemtl::tasks

@@ -1,0 +1,96 @@
+#include "densemtl/vision/thinning.h"
+
+#include <vector>
+
+namespace densemtl::vision {
+
+namespace {
+
+struct Luts {
+  std::array<std::uint8_t, 256> first{}, second{};
+  Luts() {
+    for (int code = 0; code < 256; ++code) {
+      // x[1..8]; x[9] = x[1] so that x_{2k+1} wraps around.
+      bool x[10];
+      for (int k = 1; k <= 8; ++k) x[k] = (code >> (k - 1)) & 1;
+      x[9] = x[1];
+      // G1: the crossing number X_H(p) == 1.
+      int xh = 0;
+      for (int i = 1; i <= 4; ++i) xh += (!x[2 * i - 1] && (x[2 * i] || x[2 * i + 1])) ? 1 : 0;
+      bool g1 = xh == 1;
+      // G2: 2 <= min(n1, n2) <= 3.
+      int n1 = 0, n2 = 0;
+      for (int k = 1; k <= 4; ++k) {
+        n1 += (x[2 * k - 1] || x[2 * k]) ? 1 : 0;
+        n2 += (x[2 * k] || x[2 * k + 1]) ? 1 : 0;
+      }
+      int m = n1 < n2 ? n1 : n2;
+      bool g2 = m >= 2 && m <= 3;
+      // G3: (x2 | x3 | !x8) & x1 == 0;  G3': (x6 | x7 | !x4) & x5 == 0.
+      bool g3 = !((x[2] || x[3] || !x[8]) && x[1]);
+      bool g3p = !((x[6] || x[7] || !x[4]) && x[5]);
+      first[static_cast<std::size_t>(code)] = g1 && g2 && g3;
+      second[static_cast<std::size_t>(code)] = g1 && g2 && g3p;
+    }
+  }
+};
+
+const Luts& luts() {
+  static const Luts l;
+  return l;
+}
+
+}  // namespace
+
+const std::array<std::uint8_t, 256>& thin_lut_first() { return luts().first; }
+const std::array<std::uint8_t, 256>& thin_lut_second() { return luts().second; }
+
+cv::Mat thin(const cv::Mat& binary, int max_iterations) {
+  CV_Assert(binary.type() == CV_8UC1);
+  const int h = binary.rows, w = binary.cols;
+  const int pw = w + 2;
+  // Padded copy: a zero border stands for "outside the image".
+  std::vector<std::uint8_t> img(static_cast<std::size_t>((h + 2) * pw), 0);
+  std::vector<int> fg;  // indices (in the padded image) of foreground pixels
+  for (int y = 0; y < h; ++y) {
+    const std::uint8_t* row = binary.ptr<std::uint8_t>(y);
+    for (int x = 0; x < w; ++x) {
+      if (row[x]) {
+        int idx = (y + 1) * pw + (x + 1);
+        img[static_cast<std::size_t>(idx)] = 1;
+        fg.push_back(idx);
+      }
+    }
+  }
+  // Offsets of x1..x8: E, NE, N, NW, W, SW, S, SE.
+  const int off[8] = {1, -pw + 1, -pw, -pw - 1, -1, pw - 1, pw, pw + 1};
+  const auto& l = luts();
+  std::vector<int> remove;
+  for (int iter = 0; max_iterations < 0 || iter < max_iterations; ++iter) {
+    bool changed = false;
+    for (int sub = 0; sub < 2; ++sub) {
+      const auto& lut = sub == 0 ? l.first : l.second;
+      remove.clear();
+      for (int idx : fg) {
+        const std::uint8_t* p = img.data() + idx;
+        int code = 0;
+        for (int k = 0; k < 8; ++k) code |= p[off[k]] << k;
+        if (lut[static_cast<std::size_t>(code)]) remove.push_back(idx);
+      }
+      if (!remove.empty()) {
+        changed = true;
+        for (int idx : remove) img[static_cast<std::size_t>(idx)] = 0;
+        std::size_t keep = 0;
+        for (int idx : fg)
+          if (img[static_cast<std::size_t>(idx)]) fg[keep++] = idx;
+        fg.resize(keep);
+      }
+    }
+    if (!changed) break;
+  }
+  cv::Mat out(h, w, CV_8UC1, cv::Scalar(0));
+  for (int idx : fg) out.at<std::uint8_t>(idx / pw - 1, idx % pw - 1) = 1;
+  return out;
+}
+
+}  // namespace densemtl::vision

@@ -1,0 +1,120 @@
+// The experiment config: schema validation, overrides, resolved output.
+#include <gtest/gtest.h>
+
+#include "densemtl/core/config.h"
+#include "densemtl/train/experiment.h"
+#include "test_util.h"
+
+namespace densemtl {
+
+namespace {
+
+const char* kGood = R"(
+data:
+  dataset: synthetic
+  root: data/scenes
+  input_size: [96, 128]
+tasks:
+  main: [semseg, depth]
+  loss_weights: {semseg: 1.0, depth: 2.0}
+model:
+  architecture: baseline
+  head: deeplab
+backbone:
+  name: resnet18
+optimizer:
+  name: adam
+  lr: 1.0e-4
+train:
+  epochs: 3
+)";
+
+config::Config parse(const std::string& text, std::vector<std::string> overrides = {}) {
+  return config::Config::parse(experiment_schema(), text, "exp.yaml", overrides);
+}
+
+}  // namespace
+
+TEST(Config, ValidConfigResolvesWithDefaults) {
+  auto c = parse(kGood);
+  EXPECT_EQ(c.get_string("data.dataset"), "synthetic");
+  EXPECT_EQ(c.get_int("train.epochs"), 3);
+  EXPECT_EQ(c.get_int("train.batch_size"), 8);                   // default
+  EXPECT_DOUBLE_EQ(c.get_float("optimizer.weight_decay"), 1e-4);  // default
+  EXPECT_EQ(c.get_string_list("tasks.main"), (std::vector<std::string>{"semseg", "depth"}));
+  EXPECT_DOUBLE_EQ(c.get_float_map("tasks.loss_weights").at("depth"), 2.0);
+  EXPECT_EQ(c.get_int_list("data.input_size"), (std::vector<long long>{96, 128}));
+}
+
+TEST(Config, ResolvedDumpListsEveryKeyAndParsesBackToTheSame) {
+  auto c = parse(kGood);
+  std::string dumped = c.dump();
+  EXPECT_NE(dumped.find("weight_decay"), std::string::npos);
+  EXPECT_NE(dumped.find("edge_pos_weight"), std::string::npos);
+  auto again = parse(dumped);
+  EXPECT_EQ(again.dump(), dumped);
+}
+
+TEST(Config, UnknownKeyIsNamedWithASuggestion) {
+  std::string text = kGood;
+  text.replace(text.find("  name: resnet18"), 16, "  nmae: resnet18");
+  test::expect_error([&] { parse(text); }, {"exp.yaml", "backbone.nmae", "unknown key", "did you mean 'name'"});
+}
+
+TEST(Config, UnknownTopLevelSection) {
+  test::expect_error([&] { parse(std::string(kGood) + "trian:\n  epochs: 2\n"); }, {"exp.yaml", "'trian'", "did you mean 'train'"});
+}
+
+TEST(Config, WrongTypeAndRangeAreNamed) {
+  test::expect_error([&] { parse(kGood, {"train.epochs=three"}); }, {"train.epochs", "expected an integer", "three"});
+  test::expect_error([&] { parse(kGood, {"train.epochs=0"}); }, {"train.epochs", "in [1, 1000000]"});
+  test::expect_error([&] { parse(kGood, {"optimizer.lr=0"}); }, {"optimizer.lr", "(0"});
+  test::expect_error([&] { parse(kGood, {"optimizer.name=adamw"}); }, {"optimizer.name", "one of adam, sgd", "did you mean 'adam'"});
+  test::expect_error([&] { parse(kGood, {"tasks.main=[semseg, dpeth]"}); }, {"tasks.main[1]", "did you mean 'depth'"});
+  test::expect_error([&] { parse(kGood, {"data.input_size=[96, 128, 3]"}); }, {"data.input_size", "0 to 2 item(s)"});
+  test::expect_error([&] { parse(kGood, {"train.drop_last=maybe"}); }, {"train.drop_last", "true or false"});
+  test::expect_error([&] { parse(kGood, {"tasks.loss_weights={semseg: -1}"}); }, {"tasks.loss_weights.semseg", "in [0"});
+  test::expect_error([&] { parse(kGood, {"tasks.loss_weights={segsem: 1}"}); }, {"tasks.loss_weights.segsem", "unknown name"});
+}
+
+TEST(Config, MissingRequiredKey) {
+  std::string text = kGood;
+  text.replace(text.find("train:\n  epochs: 3"), 18, "");
+  test::expect_error([&] { parse(text); }, {"exp.yaml", "train.epochs", "missing required key"});
+}
+
+TEST(Config, OverridesApplyAndUnknownOverrideKeysAreRejected) {
+  auto c = parse(kGood, {"train.epochs=7", "optimizer.lr=0.5", "data.augment.scales=[1.0, 1.5]"});
+  EXPECT_EQ(c.get_int("train.epochs"), 7);
+  EXPECT_DOUBLE_EQ(c.get_float("optimizer.lr"), 0.5);
+  EXPECT_EQ(c.get_float_list("data.augment.scales").size(), 2u);
+  test::expect_error([&] { parse(kGood, {"train.epoch=2"}); }, {"--set train.epoch=2", "unknown key 'train.epoch'", "epochs"});
+  test::expect_error([&] { parse(kGood, {"train"}); }, {"--set train", "key.path=value"});
+  test::expect_error([&] { parse(kGood, {"seed.x=1"}); }, {"has no sub-keys"});
+}
+
+TEST(Config, YamlSyntaxErrorNamesLine) {
+  test::expect_error([&] { parse("data:\n  dataset: [synthetic\n"); }, {"exp.yaml:", "YAML syntax error"});
+}
+
+TEST(Config, MissingFileIsNamed) {
+  test::expect_error([&] { config::Config::load(experiment_schema(), "/nonexistent/exp.yaml"); }, {"config file not found", "/nonexistent/exp.yaml"});
+}
+
+TEST(Config, EveryShippedConfigValidates) {
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(DENSEMTL_SOURCE_DIR) / "configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(config::Config::load(experiment_schema(), e.path())) << e.path();
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
+
+TEST(Config, DescribeListsEveryKey) {
+  std::string table = config::describe(experiment_schema());
+  EXPECT_NE(table.find("`data.augment.rotation`"), std::string::npos);
+  EXPECT_NE(table.find("`optimizer.lr`"), std::string::npos);
+}
+
+}  // namespace densemtl
