@@ -1,0 +1,143 @@
+#include "densemtl/models/build.h"
+
+#include <set>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/models/torch_file.h"
+#include "densemtl/tasks/registry.h"
+
+namespace densemtl::models {
+
+ModelSpec model_spec(const config::Config& cfg, const data::DatasetInfo& dataset) {
+  const std::string src = cfg.source();
+  ModelSpec s;
+  s.architecture = cfg.get_string("model.architecture");
+  s.backbone.name = cfg.get_string("backbone.name");
+  s.backbone.dilated = cfg.get_bool("backbone.dilated");
+  s.backbone.width = cfg.get_float("model.width");
+  s.head.name = cfg.get_string("model.head");
+  s.head.width = s.backbone.width;
+  s.tasks = tasks::canonical(cfg.get_string_list("tasks.main"));
+  s.aux_tasks = tasks::canonical(cfg.get_string_list("tasks.aux"));
+  if (s.head.name == "hrnet" && s.backbone.name != "hrnet_w18")
+    fail("{}: model.head: the hrnet head needs backbone.name: hrnet_w18 (got {})", src, s.backbone.name);
+  if (s.head.name == "deeplab" && s.backbone.name == "hrnet_w18")
+    fail("{}: model.head: deeplab reads one feature map (resnet18, resnet50); hrnet_w18 pairs with head: hrnet", src);
+  if (s.architecture == "single_task" && s.tasks.size() != 1)
+    fail("{}: tasks.main: a single_task model predicts one task, got {} ({})", src, s.tasks.size(), join(s.tasks, ", "));
+  std::vector<std::string> all = s.tasks;
+  all.insert(all.end(), s.aux_tasks.begin(), s.aux_tasks.end());
+  for (const auto& t : all) {
+    if (std::find(dataset.tasks.begin(), dataset.tasks.end(), t) == dataset.tasks.end())
+      fail("{}: tasks: the dataset at {} has no '{}' labels (it has: {})", src, dataset.root.string(), t, join(dataset.tasks, ", "));
+    s.outputs[t] = tasks::get(t).output_channels(dataset);
+  }
+  return s;
+}
+
+Architecture build_model(const config::Config& cfg, const data::DatasetInfo& dataset) {
+  Architecture m = make_architecture(model_spec(cfg, dataset));
+  std::string backbone_weights = cfg.get_string("backbone.weights");
+  if (!backbone_weights.empty()) load_backbone_weights(*m, backbone_weights);
+  std::string weights = cfg.get_string("model.weights");
+  if (!weights.empty()) load_reference_weights(*m, weights);
+  return m;
+}
+
+ParameterCount count_parameters(ArchitectureImpl& model) {
+  ParameterCount c;
+  for (const auto& p : model.named_parameters()) {
+    std::int64_t n = p.value().numel();
+    c.total += n;
+    std::string comp = model.component(p.key());
+    if (comp == "backbone") c.backbone += n;
+    else if (comp == "heads") c.heads += n;
+    else c.other += n;
+  }
+  return c;
+}
+
+std::int64_t count_macs(ArchitectureImpl& model, int height, int width) {
+  torch::NoGradGuard no_grad;
+  bool was_training = model.is_training();
+  model.eval();
+  MacCounter counter;
+  model.forward(torch::zeros({1, 3, height, width}));
+  if (was_training) model.train();
+  return counter.macs();
+}
+
+std::string LoadReport::summary(std::size_t max_names) const {
+  auto list = [&](const std::vector<std::string>& v) {
+    std::vector<std::string> shown(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), max_names)));
+    std::string s = join(shown, ", ");
+    if (v.size() > max_names) s += fmt::format(", ... ({} in all)", v.size());
+    return s;
+  };
+  std::string s = fmt::format("{} tensors loaded", loaded);
+  if (!missing.empty()) s += "; missing from the file: " + list(missing);
+  if (!mismatched.empty()) s += "; shape mismatch: " + list(mismatched);
+  if (!unexpected.empty()) s += "; not in the model: " + list(unexpected);
+  return s;
+}
+
+namespace {
+
+std::string shape(const at::Tensor& t) {
+  std::vector<std::string> d;
+  for (auto s : t.sizes()) d.push_back(std::to_string(s));
+  return "[" + join(d, ", ") + "]";
+}
+
+}  // namespace
+
+LoadReport load_tensors(torch::nn::Module& module, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                        const std::string& add_prefix) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, at::Tensor> targets;
+  for (const auto& p : module.named_parameters()) targets[p.key()] = p.value();
+  for (const auto& b : module.named_buffers()) targets[b.key()] = b.value();
+  LoadReport r;
+  std::set<std::string> seen;
+  for (const auto& [raw_name, value] : tensors) {
+    std::string name = add_prefix + raw_name;
+    auto it = targets.find(name);
+    if (it == targets.end()) {
+      r.unexpected.push_back(raw_name);
+      continue;
+    }
+    seen.insert(name);
+    if (it->second.sizes() != value.sizes()) {
+      r.mismatched.push_back(fmt::format("{}: file {} vs model {}", name, shape(value), shape(it->second)));
+      continue;
+    }
+    it->second.copy_(value.to(it->second.dtype()));
+    ++r.loaded;
+  }
+  for (const auto& [name, t] : targets)
+    if (starts_with(name, add_prefix) && !seen.count(name)) r.missing.push_back(name);
+  return r;
+}
+
+void load_backbone_weights(ArchitectureImpl& model, const fs::path& file) {
+  auto tensors = torchfile::load_state_dict(file);
+  // A file saved from a whole model may already carry "backbone."; torchvision files do not.
+  bool prefixed = !tensors.empty() && starts_with(tensors.front().first, "backbone.");
+  LoadReport r = load_tensors(model, tensors, prefixed ? "" : "backbone.");
+  if (!r.mismatched.empty() || !r.missing.empty() || r.loaded == 0)
+    fail("{}: backbone.weights do not fit the {} backbone: {}", file.string(), model.spec().backbone.name, r.summary());
+  log_info("backbone weights from {}: {}", file.string(), r.summary());
+}
+
+LoadReport load_reference_weights(ArchitectureImpl& model, const fs::path& file) {
+  auto tensors = torchfile::load_state_dict(file);
+  LoadReport r = load_tensors(model, tensors);
+  if (!r.mismatched.empty() || !r.missing.empty())
+    fail("{}: the checkpoint does not fit this model: {}", file.string(), r.summary());
+  log_info("weights from {}: {}", file.string(), r.summary());
+  return r;
+}
+
+}  // namespace densemtl::models

@@ -1,0 +1,48 @@
+// From an experiment config to a model: the model spec, the network, weights loading by name,
+// parameter counts per component and FLOPs per image.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "densemtl/core/config.h"
+#include "densemtl/data/dataset.h"
+#include "densemtl/models/architectures/architecture.h"
+
+namespace densemtl::models {
+
+ModelSpec model_spec(const config::Config& cfg, const data::DatasetInfo& dataset);
+// The network of the config, with backbone.weights and model.weights loaded when set.
+Architecture build_model(const config::Config& cfg, const data::DatasetInfo& dataset);
+
+struct ParameterCount {
+  std::int64_t total = 0, backbone = 0, heads = 0, other = 0;
+};
+ParameterCount count_parameters(ArchitectureImpl& model);
+
+// Multiply-accumulates of one forward pass on a 1 x 3 x H x W input (convolutions and linear
+// layers); FLOPs are reported as 2 x MACs.
+std::int64_t count_macs(ArchitectureImpl& model, int height, int width);
+
+// Loading named tensors (a state dict) into a module.
+struct LoadReport {
+  std::size_t loaded = 0;
+  std::vector<std::string> missing;      // in the module, not in the file
+  std::vector<std::string> unexpected;   // in the file, not in the module
+  std::vector<std::string> mismatched;   // "name: file [a, b] vs model [c, d]"
+  std::string summary(std::size_t max_names = 6) const;
+};
+// `strip_prefix` is removed from file names first (e.g. "module."), `add_prefix` is put in front
+// to address a sub-module (e.g. "backbone.").
+LoadReport load_tensors(torch::nn::Module& module, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                        const std::string& add_prefix = "");
+
+// backbone.weights: an ImageNet state dict in torchvision / HRNet naming. Classification-head
+// tensors (fc, classifier, ...) are ignored; a missing or mis-shaped backbone tensor is an error
+// naming it.
+void load_backbone_weights(ArchitectureImpl& model, const fs::path& file);
+// model.weights / `densemtl import`: a checkpoint or state dict of the survey's Python code
+// ("module." prefixes stripped). Every model tensor must be present with its shape.
+LoadReport load_reference_weights(ArchitectureImpl& model, const fs::path& file);
+
+}  // namespace densemtl::models

@@ -1,0 +1,120 @@
+#include "densemtl/models/layers.h"
+
+#include <cmath>
+
+namespace densemtl::models {
+
+namespace {
+thread_local MacCounter* g_counter = nullptr;
+}
+
+MacCounter::MacCounter() : previous_(g_counter) { g_counter = this; }
+MacCounter::~MacCounter() { g_counter = previous_; }
+void MacCounter::add(std::int64_t macs) {
+  if (g_counter) g_counter->macs_ += macs;
+}
+
+torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = torch::nn::Conv2dImpl::forward(x);
+  if (g_counter) {
+    const auto& o = options;
+    std::int64_t k = o.kernel_size()->at(0) * o.kernel_size()->at(1);
+    MacCounter::add(y.numel() * (o.in_channels() / o.groups()) * k);
+  }
+  return y;
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = torch::nn::LinearImpl::forward(x);
+  if (g_counter) MacCounter::add(y.numel() * options.in_features());
+  return y;
+}
+
+Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
+            std::int64_t dilation, bool bias) {
+  return Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).bias(bias));
+}
+
+torch::nn::BatchNorm2d batch_norm(std::int64_t channels, double momentum) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).momentum(momentum).eps(1e-5));
+}
+
+std::int64_t scaled(std::int64_t channels, double width) {
+  return std::max<std::int64_t>(1, std::llround(static_cast<double>(channels) * width));
+}
+
+torch::Tensor upsample(const torch::Tensor& x, std::int64_t height, std::int64_t width) {
+  if (x.size(2) == height && x.size(3) == width) return x;
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<std::int64_t>{height, width})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+namespace {
+
+torch::nn::Sequential make_downsample(std::int64_t in, std::int64_t out, std::int64_t stride, double momentum) {
+  torch::nn::Sequential s;
+  s->push_back(conv(in, out, 1, stride));
+  s->push_back(batch_norm(out, momentum));
+  return s;
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(std::int64_t inplanes, std::int64_t planes, std::int64_t stride, std::int64_t dilation_first,
+                               std::int64_t dilation, bool downsample, double bn_momentum) {
+  conv1 = register_module("conv1", conv(inplanes, planes, 3, stride, dilation_first, dilation_first));
+  bn1 = register_module("bn1", batch_norm(planes, bn_momentum));
+  conv2 = register_module("conv2", conv(planes, planes, 3, 1, dilation, dilation));
+  bn2 = register_module("bn2", batch_norm(planes, bn_momentum));
+  if (downsample) downsample_ = register_module("downsample", make_downsample(inplanes, planes, stride, bn_momentum));
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor out = torch::relu(bn1(conv1(x)));
+  out = bn2(conv2(out));
+  out += downsample_ ? downsample_->forward(x) : x;
+  return torch::relu(out);
+}
+
+BottleneckImpl::BottleneckImpl(std::int64_t inplanes, std::int64_t planes, std::int64_t stride, std::int64_t dilation_first,
+                               std::int64_t /*dilation*/, bool downsample, double bn_momentum) {
+  conv1 = register_module("conv1", conv(inplanes, planes, 1));
+  bn1 = register_module("bn1", batch_norm(planes, bn_momentum));
+  conv2 = register_module("conv2", conv(planes, planes, 3, stride, dilation_first, dilation_first));
+  bn2 = register_module("bn2", batch_norm(planes, bn_momentum));
+  conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1));
+  bn3 = register_module("bn3", batch_norm(planes * kExpansion, bn_momentum));
+  if (downsample)
+    downsample_ = register_module("downsample", make_downsample(inplanes, planes * kExpansion, stride, bn_momentum));
+}
+
+torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  torch::Tensor out = torch::relu(bn1(conv1(x)));
+  out = torch::relu(bn2(conv2(out)));
+  out = bn3(conv3(out));
+  out += downsample_ ? downsample_->forward(x) : x;
+  return torch::relu(out);
+}
+
+void IndexedImpl::set(std::size_t index, std::shared_ptr<torch::nn::Module> module) {
+  children_.at(index) = module;
+  register_module(std::to_string(index), module);
+}
+
+void init_resnet_style(torch::nn::Module& module) {
+  torch::NoGradGuard guard;
+  for (auto& m : module.modules(/*include_self=*/false)) {
+    if (auto* c = dynamic_cast<torch::nn::Conv2dImpl*>(m.get())) {
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+      if (c->bias.defined()) c->bias.zero_();
+    } else if (auto* b = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
+      b->weight.fill_(1.0);
+      b->bias.zero_();
+    }
+  }
+}
+
+}  // namespace densemtl::models

@@ -1,0 +1,506 @@
+#include "densemtl/models/torch_file.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/strings.h"
+
+namespace densemtl::torchfile {
+
+const ValuePtr* Value::find(const std::string& key) const {
+  for (const auto& [k, v] : entries)
+    if (k && k->kind == Kind::String && k->text == key) return &v;
+  return nullptr;
+}
+
+std::string Value::describe() const {
+  switch (kind) {
+    case Kind::None: return "None";
+    case Kind::Bool: return boolean ? "True" : "False";
+    case Kind::Int: return std::to_string(integer);
+    case Kind::Float: return fmt::format("{}", number);
+    case Kind::String: return "'" + text + "'";
+    case Kind::Bytes: return fmt::format("bytes[{}]", text.size());
+    case Kind::List: return fmt::format("list[{}]", items.size());
+    case Kind::Tuple: return fmt::format("tuple[{}]", items.size());
+    case Kind::Dict: return fmt::format("dict[{}]", entries.size());
+    case Kind::Tensor: return "tensor";
+    case Kind::Global: return text;
+    case Kind::Object: return "object " + (callable ? callable->text : std::string("?"));
+  }
+  return "?";
+}
+
+namespace {
+
+ValuePtr make(Value::Kind k) {
+  auto v = std::make_shared<Value>();
+  v->kind = k;
+  return v;
+}
+
+at::ScalarType storage_dtype(const std::string& name, const std::string& where) {
+  static const std::map<std::string, at::ScalarType> types = {
+      {"FloatStorage", at::kFloat},   {"DoubleStorage", at::kDouble}, {"HalfStorage", at::kHalf},
+      {"BFloat16Storage", at::kBFloat16}, {"LongStorage", at::kLong}, {"IntStorage", at::kInt},
+      {"ShortStorage", at::kShort},   {"CharStorage", at::kChar},     {"ByteStorage", at::kByte},
+      {"BoolStorage", at::kBool}};
+  std::string last = split(name, '.').back();
+  auto it = types.find(last);
+  if (it == types.end()) fail("{}: unsupported tensor storage type '{}'", where, name);
+  return it->second;
+}
+
+// Fetches the bytes of a storage, given its key, dtype and element count.
+using StorageSource = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, std::int64_t numel)>;
+
+class Unpickler {
+ public:
+  Unpickler(const char* data, std::size_t size, std::string where, StorageSource storages)
+      : p_(data), end_(data + size), where_(std::move(where)), storages_(std::move(storages)) {}
+
+  ValuePtr load();
+  std::size_t consumed(const char* start) const { return static_cast<std::size_t>(p_ - start); }
+
+ private:
+  [[noreturn]] void bad(const std::string& what) const { fail("{}: cannot read pickle data ({})", where_, what); }
+  std::uint8_t byte() {
+    if (p_ >= end_) bad("unexpected end of data");
+    return static_cast<std::uint8_t>(*p_++);
+  }
+  std::string bytes(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) bad("unexpected end of data");
+    std::string s(p_, n);
+    p_ += n;
+    return s;
+  }
+  template <typename T>
+  T little() {
+    T v;
+    std::string b = bytes(sizeof(T));
+    std::memcpy(&v, b.data(), sizeof(T));
+    return v;
+  }
+  std::string line() {
+    std::string s;
+    while (true) {
+      char c = static_cast<char>(byte());
+      if (c == '\n') return s;
+      s += c;
+    }
+  }
+  ValuePtr pop() {
+    if (stack_.empty()) bad("stack underflow");
+    ValuePtr v = stack_.back();
+    stack_.pop_back();
+    return v;
+  }
+  std::vector<ValuePtr> pop_mark() {
+    if (marks_.empty()) bad("no mark");
+    std::size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<ValuePtr> items(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+    stack_.resize(m);
+    return items;
+  }
+  ValuePtr& top() {
+    if (stack_.empty()) bad("stack underflow");
+    return stack_.back();
+  }
+  ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args);
+  ValuePtr persistent(const ValuePtr& pid);
+
+  const char* p_;
+  const char* end_;
+  std::string where_;
+  StorageSource storages_;
+  std::vector<ValuePtr> stack_;
+  std::vector<std::size_t> marks_;
+  std::map<std::uint64_t, ValuePtr> memo_;
+  std::map<std::string, at::Tensor> storage_cache_;
+};
+
+ValuePtr Unpickler::persistent(const ValuePtr& pid) {
+  // ('storage', storage_type, key, location, numel[, view_metadata])
+  if (pid->kind != Value::Kind::Tuple || pid->items.size() < 5) bad("unexpected persistent id");
+  const auto& it = pid->items;
+  std::string tag = it[0]->text;
+  if (tag != "storage") bad("unsupported persistent id '" + tag + "'");
+  std::string type = it[1]->kind == Value::Kind::Global ? it[1]->text : "";
+  std::string key = it[2]->text;
+  std::int64_t numel = it[4]->integer;
+  at::ScalarType dtype = storage_dtype(type, where_);
+  auto cached = storage_cache_.find(key);
+  at::Tensor storage;
+  if (cached != storage_cache_.end()) storage = cached->second;
+  else storage = storage_cache_[key] = storages_(key, dtype, numel);
+  if (it.size() > 5 && it[5]->kind == Value::Kind::Tuple) {
+    // Legacy view: (view_key, offset, view_size) into the root storage.
+    const auto& view = it[5]->items;
+    storage = storage.narrow(0, view[1]->integer, view[2]->integer);
+  }
+  ValuePtr v = make(Value::Kind::Tensor);
+  v->tensor = storage;
+  return v;
+}
+
+ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
+  const std::string name = callable->kind == Value::Kind::Global ? callable->text : "";
+  auto arg = [&](std::size_t i) -> const ValuePtr& {
+    if (args->kind != Value::Kind::Tuple || i >= args->items.size()) bad("bad arguments to " + name);
+    return args->items[i];
+  };
+  auto ints = [&](const ValuePtr& t) {
+    std::vector<std::int64_t> out;
+    for (const auto& x : t->items) out.push_back(x->integer);
+    return out;
+  };
+  if (name == "collections.OrderedDict") return make(Value::Kind::Dict);
+  if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
+    const ValuePtr& storage = arg(0);
+    if (storage->kind != Value::Kind::Tensor) bad("tensor without storage");
+    std::int64_t offset = arg(1)->integer;
+    auto size = ints(arg(2)), stride = ints(arg(3));
+    ValuePtr v = make(Value::Kind::Tensor);
+    v->tensor = storage->tensor.as_strided(size, stride, offset).clone();
+    return v;
+  }
+  if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
+    return arg(0);
+  }
+  // LibTorch's own torch::pickle_save tags containers with their TorchScript type.
+  if (name == "torch.jit._pickle.restore_type_tag" || starts_with(name, "torch.jit._pickle.build_")) return arg(0);
+  ValuePtr obj = make(Value::Kind::Object);
+  obj->callable = callable;
+  obj->items = args->items;
+  return obj;
+}
+
+ValuePtr Unpickler::load() {
+  while (true) {
+    std::uint8_t op = byte();
+    switch (op) {
+      case 0x80: byte(); break;                         // PROTO
+      case 0x95: little<std::uint64_t>(); break;        // FRAME
+      case '(': marks_.push_back(stack_.size()); break;  // MARK
+      case '.': return pop();                           // STOP
+      case '0': pop(); break;                           // POP
+      case '1': pop_mark(); break;                      // POP_MARK
+      case '2': stack_.push_back(top()); break;         // DUP
+      case 'N': stack_.push_back(make(Value::Kind::None)); break;
+      case 0x88: case 0x89: {                           // NEWTRUE, NEWFALSE
+        ValuePtr v = make(Value::Kind::Bool);
+        v->boolean = op == 0x88;
+        stack_.push_back(v);
+        break;
+      }
+      case 'J': case 'K': case 'M': {                   // BININT, BININT1, BININT2
+        ValuePtr v = make(Value::Kind::Int);
+        v->integer = op == 'J' ? little<std::int32_t>() : op == 'K' ? byte() : little<std::uint16_t>();
+        stack_.push_back(v);
+        break;
+      }
+      case 0x8a: case 0x8b: {                           // LONG1, LONG4
+        std::size_t n = op == 0x8a ? byte() : little<std::uint32_t>();
+        std::string b = bytes(n);
+        std::int64_t v = 0;
+        for (std::size_t i = 0; i < n && i < 8; ++i) v |= static_cast<std::int64_t>(static_cast<std::uint8_t>(b[i])) << (8 * i);
+        if (n > 0 && n < 8 && (static_cast<std::uint8_t>(b[n - 1]) & 0x80)) v -= static_cast<std::int64_t>(1) << (8 * n);
+        ValuePtr x = make(Value::Kind::Int);
+        x->integer = v;
+        x->text = b;  // raw little-endian bytes (integers wider than 64 bits keep only these)
+        stack_.push_back(x);
+        break;
+      }
+      case 'I': {                                       // INT (text)
+        std::string s = line();
+        ValuePtr v;
+        if (s == "00" || s == "01") {
+          v = make(Value::Kind::Bool);
+          v->boolean = s == "01";
+        } else {
+          v = make(Value::Kind::Int);
+          v->integer = std::stoll(s);
+        }
+        stack_.push_back(v);
+        break;
+      }
+      case 'G': {                                       // BINFLOAT (big-endian double)
+        std::string b = bytes(8);
+        std::uint64_t bits = 0;
+        for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<std::uint8_t>(b[static_cast<std::size_t>(i)]);
+        ValuePtr v = make(Value::Kind::Float);
+        std::memcpy(&v->number, &bits, 8);
+        stack_.push_back(v);
+        break;
+      }
+      case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
+        std::size_t n = op == 'X' || op == 'T' || op == 'B' ? little<std::uint32_t>()
+                        : op == 0x8d || op == 0x8e        ? static_cast<std::size_t>(little<std::uint64_t>())
+                                                          : byte();
+        ValuePtr v = make(op == 'B' || op == 'C' || op == 0x8e ? Value::Kind::Bytes : Value::Kind::String);
+        v->text = bytes(n);
+        stack_.push_back(v);
+        break;
+      }
+      case ']': stack_.push_back(make(Value::Kind::List)); break;
+      case ')': stack_.push_back(make(Value::Kind::Tuple)); break;
+      case '}': stack_.push_back(make(Value::Kind::Dict)); break;
+      case 'l': {                                       // LIST
+        ValuePtr v = make(Value::Kind::List);
+        v->items = pop_mark();
+        stack_.push_back(v);
+        break;
+      }
+      case 't': {                                       // TUPLE
+        ValuePtr v = make(Value::Kind::Tuple);
+        v->items = pop_mark();
+        stack_.push_back(v);
+        break;
+      }
+      case 0x85: case 0x86: case 0x87: {                // TUPLE1..3
+        std::size_t n = op - 0x84u;
+        ValuePtr v = make(Value::Kind::Tuple);
+        if (stack_.size() < n) bad("stack underflow");
+        v->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+        stack_.resize(stack_.size() - n);
+        stack_.push_back(v);
+        break;
+      }
+      case 'd': {                                       // DICT
+        auto items = pop_mark();
+        ValuePtr v = make(Value::Kind::Dict);
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) v->entries.emplace_back(items[i], items[i + 1]);
+        stack_.push_back(v);
+        break;
+      }
+      case 'a': {                                       // APPEND
+        ValuePtr x = pop();
+        top()->items.push_back(x);
+        break;
+      }
+      case 'e': {                                       // APPENDS
+        auto items = pop_mark();
+        auto& list = top()->items;
+        list.insert(list.end(), items.begin(), items.end());
+        break;
+      }
+      case 's': {                                       // SETITEM
+        ValuePtr value = pop(), key = pop();
+        top()->entries.emplace_back(key, value);
+        break;
+      }
+      case 'u': {                                       // SETITEMS
+        auto items = pop_mark();
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) top()->entries.emplace_back(items[i], items[i + 1]);
+        break;
+      }
+      case 0x8f: stack_.push_back(make(Value::Kind::List)); break;  // EMPTY_SET (as a list)
+      case 0x90: {                                                  // ADDITEMS
+        auto items = pop_mark();
+        auto& list = top()->items;
+        list.insert(list.end(), items.begin(), items.end());
+        break;
+      }
+      case 0x91: {                                                  // FROZENSET
+        ValuePtr v = make(Value::Kind::List);
+        v->items = pop_mark();
+        stack_.push_back(v);
+        break;
+      }
+      case 'q': memo_[byte()] = top(); break;                       // BINPUT
+      case 'r': memo_[little<std::uint32_t>()] = top(); break;      // LONG_BINPUT
+      case 0x94: memo_[memo_.size()] = top(); break;                // MEMOIZE
+      case 'p': memo_[std::stoull(line())] = top(); break;          // PUT
+      case 'h': case 'j': case 'g': {                               // BINGET, LONG_BINGET, GET
+        std::uint64_t k = op == 'h' ? byte() : op == 'j' ? little<std::uint32_t>() : std::stoull(line());
+        auto it = memo_.find(k);
+        if (it == memo_.end()) bad("memo key missing");
+        stack_.push_back(it->second);
+        break;
+      }
+      case 'c': {                                                   // GLOBAL
+        std::string module = line(), name = line();
+        ValuePtr v = make(Value::Kind::Global);
+        v->text = module + "." + name;
+        stack_.push_back(v);
+        break;
+      }
+      case 0x93: {                                                  // STACK_GLOBAL
+        ValuePtr name = pop(), module = pop();
+        ValuePtr v = make(Value::Kind::Global);
+        v->text = module->text + "." + name->text;
+        stack_.push_back(v);
+        break;
+      }
+      case 'R': {                                                   // REDUCE
+        ValuePtr args = pop(), callable = pop();
+        stack_.push_back(reduce(callable, args));
+        break;
+      }
+      case 0x81: {                                                  // NEWOBJ
+        ValuePtr args = pop(), cls = pop();
+        stack_.push_back(reduce(cls, args));
+        break;
+      }
+      case 'b': {                                                   // BUILD: set state; ignored
+        pop();
+        break;
+      }
+      case 'Q': {                                                   // BINPERSID
+        ValuePtr pid = pop();
+        stack_.push_back(persistent(pid));
+        break;
+      }
+      default:
+        bad(fmt::format("unsupported pickle opcode 0x{:02x}", op));
+    }
+  }
+}
+
+bool is_zip(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, 4);
+  return magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+at::Tensor raw_tensor(const char* data, at::ScalarType dtype, std::int64_t numel) {
+  at::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+  std::memcpy(t.data_ptr(), data, static_cast<std::size_t>(numel) * t.element_size());
+  return t;
+}
+
+ValuePtr load_zip(const fs::path& path) {
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string());
+  } catch (const std::exception& e) {
+    fail("{}: not a readable torch.save zip archive ({})", path.string(), split(e.what(), '\n').front());
+  }
+  if (!reader->hasRecord("data.pkl")) fail("{}: zip archive without data.pkl (not a torch.save file)", path.string());
+  auto [pkl, size] = reader->getRecord("data.pkl");
+  StorageSource source = [&](const std::string& key, at::ScalarType dtype, std::int64_t numel) {
+    std::string name = "data/" + key;
+    if (!reader->hasRecord(name)) fail("{}: storage {} missing from the archive", path.string(), name);
+    auto [ptr, bytes] = reader->getRecord(name);
+    std::size_t need = static_cast<std::size_t>(numel) * c10::elementSize(dtype);
+    if (bytes < need) fail("{}: storage {} is truncated", path.string(), name);
+    return raw_tensor(static_cast<const char*>(ptr.get()), dtype, numel);
+  };
+  Unpickler u(static_cast<const char*>(pkl.get()), size, path.string(), source);
+  return u.load();
+}
+
+ValuePtr load_legacy(const fs::path& path) {
+  std::string bytes = read_file(path);
+  const char* base = bytes.data();
+  std::size_t pos = 0;
+  auto next_pickle = [&](StorageSource src) {
+    Unpickler u(base + pos, bytes.size() - pos, path.string(), std::move(src));
+    ValuePtr v = u.load();
+    pos += u.consumed(base + pos);
+    return v;
+  };
+  StorageSource none = [&](const std::string&, at::ScalarType, std::int64_t) -> at::Tensor {
+    fail("{}: unexpected tensor in the file header", path.string());
+  };
+  // The legacy format starts with the pickled magic number 0x1950a86a20f9469cfc6c.
+  static const std::string kMagic("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10);
+  ValuePtr magic;
+  try {
+    magic = next_pickle(none);
+  } catch (const Error&) {
+    magic = nullptr;
+  }
+  if (!magic || magic->kind != Value::Kind::Int || magic->text != kMagic)
+    fail("{}: not a torch.save file (neither a zip archive nor the legacy format)", path.string());
+  next_pickle(none);  // protocol version
+  next_pickle(none);  // system info
+  // Storages are created on demand; their bytes follow the key list after the main pickle.
+  struct Pending {
+    at::ScalarType dtype;
+    std::int64_t numel;
+    at::Tensor tensor;
+  };
+  std::map<std::string, Pending> pending;
+  StorageSource deferred = [&](const std::string& key, at::ScalarType dtype, std::int64_t numel) {
+    at::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+    pending[key] = {dtype, numel, t};
+    return t;
+  };
+  // Tensors are views cloned at rebuild time, so collect the raw data first: parse twice.
+  std::size_t main_start = pos;
+  ValuePtr probe = next_pickle(deferred);
+  ValuePtr keys = next_pickle(none);
+  if (keys->kind != Value::Kind::List) fail("{}: legacy format without a storage key list", path.string());
+  std::map<std::string, at::Tensor> data;
+  for (const auto& k : keys->items) {
+    if (pos + 8 > bytes.size()) fail("{}: truncated storage data", path.string());
+    std::int64_t numel;
+    std::memcpy(&numel, base + pos, 8);
+    pos += 8;
+    auto it = pending.find(k->text);
+    if (it == pending.end()) fail("{}: storage key {} not used by the data", path.string(), k->text);
+    std::size_t n = static_cast<std::size_t>(numel) * c10::elementSize(it->second.dtype);
+    if (pos + n > bytes.size()) fail("{}: truncated storage data", path.string());
+    data[k->text] = raw_tensor(base + pos, it->second.dtype, numel);
+    pos += n;
+  }
+  pos = main_start;
+  StorageSource filled = [&](const std::string& key, at::ScalarType, std::int64_t) {
+    auto it = data.find(key);
+    if (it == data.end()) fail("{}: storage {} has no data", path.string(), key);
+    return it->second;
+  };
+  return next_pickle(filled);
+}
+
+void collect(const ValuePtr& v, const std::string& prefix, std::vector<std::pair<std::string, at::Tensor>>& out) {
+  if (v->kind == Value::Kind::Tensor) {
+    out.emplace_back(prefix, v->tensor);
+  } else if (v->kind == Value::Kind::Dict) {
+    for (const auto& [k, x] : v->entries) {
+      std::string key = k->kind == Value::Kind::String ? k->text : k->kind == Value::Kind::Int ? std::to_string(k->integer) : "";
+      if (key.empty()) continue;
+      collect(x, prefix.empty() ? key : prefix + "." + key, out);
+    }
+  }
+}
+
+}  // namespace
+
+ValuePtr load(const fs::path& path) {
+  require_file(path, "weights file");
+  return is_zip(path) ? load_zip(path) : load_legacy(path);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> tensors(const ValuePtr& root) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  collect(root, "", out);
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const fs::path& path) {
+  ValuePtr root = load(path);
+  if (root->kind != Value::Kind::Dict) fail("{}: expected a state dict (a dict of tensors), found {}", path.string(), root->describe());
+  ValuePtr sd = root;
+  for (const char* key : {"state_dict", "model", "model_state_dict", "net"}) {
+    if (const ValuePtr* inner = root->find(key); inner && (*inner)->kind == Value::Kind::Dict) {
+      sd = *inner;
+      break;
+    }
+  }
+  auto out = tensors(sd);
+  if (out.empty()) fail("{}: no tensors found in the file", path.string());
+  for (auto& [name, t] : out) {
+    if (starts_with(name, "module.")) name = name.substr(7);
+  }
+  return out;
+}
+
+}  // namespace densemtl::torchfile

@@ -1,0 +1,216 @@
+// torch
+// Networks: exact parameter counts of the reference configs, numeric parity with the reference
+// implementation's outputs, stage-by-stage shapes, FLOP counting, weights loading.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "densemtl/models/build.h"
+#include "densemtl/models/torch_file.h"
+#include "test_util.h"
+
+namespace densemtl::models {
+
+namespace {
+
+const std::map<std::string, std::int64_t> kNyud = {{"semseg", 40}, {"depth", 1}, {"normals", 3}, {"edge", 1}};
+const std::map<std::string, std::int64_t> kPascal = {{"semseg", 21}, {"human_parts", 7}, {"sal", 1}, {"normals", 3}, {"edge", 1}};
+
+ModelSpec spec(const std::string& arch, const std::string& backbone, std::vector<std::string> tasks,
+               const std::map<std::string, std::int64_t>& outputs, double width = 1.0) {
+  ModelSpec s;
+  s.architecture = arch;
+  s.backbone.name = backbone;
+  s.backbone.width = width;
+  s.head.name = backbone == "hrnet_w18" ? "hrnet" : "deeplab";
+  s.head.width = width;
+  s.tasks = std::move(tasks);
+  for (const auto& t : s.tasks) s.outputs[t] = outputs.at(t);
+  return s;
+}
+
+fs::path parity(const std::string& name) { return fs::path(DENSEMTL_SHARED_DIR) / "parity" / name; }
+
+std::map<std::string, at::Tensor> as_map(const std::vector<std::pair<std::string, at::Tensor>>& v) {
+  return std::map<std::string, at::Tensor>(v.begin(), v.end());
+}
+
+// Loads a parity fixture into `model`, runs its input and compares every output.
+void check_parity(ArchitectureImpl& model, const std::string& file) {
+  auto all = as_map(torchfile::tensors(torchfile::load(parity(file))));
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const auto& [k, v] : all)
+    if (k.rfind("weights.", 0) == 0) weights.emplace_back(k.substr(8), v);
+  LoadReport r = load_tensors(model, weights);
+  EXPECT_TRUE(r.missing.empty() && r.unexpected.empty() && r.mismatched.empty()) << r.summary(50);
+  model.eval();
+  torch::NoGradGuard g;
+  ModelOutput out = model.forward(all.at("input"));
+  int compared = 0;
+  for (const auto& [k, expected] : all) {
+    if (k.rfind("output.", 0) != 0) continue;
+    std::string task = k.substr(7);
+    ASSERT_TRUE(out.tasks.count(task)) << task;
+    const at::Tensor& got = out.tasks.at(task);
+    ASSERT_EQ(got.sizes(), expected.sizes()) << task;
+    double diff = (got - expected).abs().max().item<double>();
+    double scale = expected.abs().max().item<double>();
+    EXPECT_LT(diff, 1e-4 * std::max(1.0, scale)) << task << ": max |diff| " << diff << " (output scale " << scale << ")";
+    ++compared;
+  }
+  EXPECT_GT(compared, 0);
+}
+
+}  // namespace
+
+TEST(ParameterCounts, EqualTheReferenceModels) {
+  // ../shared/spec/param-counts.md: whole model and backbone, per reference config.
+  struct Row {
+    const char* config;
+    ModelSpec spec;
+    std::int64_t total, backbone;
+  };
+  const std::vector<std::string> pascal5 = {"semseg", "human_parts", "sal", "normals", "edge"};
+  std::vector<Row> rows = {
+      {"nyud/hrnet18/depth", spec("single_task", "hrnet_w18", {"depth"}, kNyud), 3934701, 3860720},
+      {"nyud/hrnet18/semseg", spec("single_task", "hrnet_w18", {"semseg"}, kNyud), 3945270, 3860720},
+      {"nyud/hrnet18/multi_task_baseline", spec("baseline", "hrnet_w18", {"semseg", "depth"}, kNyud), 4019251, 3860720},
+      {"nyud/resnet50/depth", spec("single_task", "resnet50", {"depth"}, kNyud), 39633729, 23508032},
+      {"nyud/resnet50/semseg", spec("single_task", "resnet50", {"semseg"}, kNyud), 39643752, 23508032},
+      {"nyud/resnet50/multi_task_baseline", spec("baseline", "resnet50", {"semseg", "depth"}, kNyud), 55769449, 23508032},
+      {"pascal/hrnet18/edge", spec("single_task", "hrnet_w18", {"edge"}, kPascal), 3934701, 3860720},
+      {"pascal/hrnet18/human_parts", spec("single_task", "hrnet_w18", {"human_parts"}, kPascal), 3936327, 3860720},
+      {"pascal/hrnet18/normals", spec("single_task", "hrnet_w18", {"normals"}, kPascal), 3935243, 3860720},
+      {"pascal/hrnet18/sal", spec("single_task", "hrnet_w18", {"sal"}, kPascal), 3934701, 3860720},
+      {"pascal/hrnet18/semseg", spec("single_task", "hrnet_w18", {"semseg"}, kPascal), 3940121, 3860720},
+      {"pascal/hrnet18/multi_task_baseline", spec("baseline", "hrnet_w18", pascal5, kPascal), 4238213, 3860720},
+      {"pascal/hrnet18/multi_task_baseline_small", spec("baseline", "hrnet_w18", {"semseg", "human_parts", "sal"}, kPascal), 4089709, 3860720},
+      {"pascal/resnet18/edge", spec("single_task", "resnet18", {"edge"}, kPascal), 15898945, 11176512},
+      {"pascal/resnet18/human_parts", spec("single_task", "resnet18", {"human_parts"}, kPascal), 15900487, 11176512},
+      {"pascal/resnet18/normals", spec("single_task", "resnet18", {"normals"}, kPascal), 15899459, 11176512},
+      {"pascal/resnet18/sal", spec("single_task", "resnet18", {"sal"}, kPascal), 15898945, 11176512},
+      {"pascal/resnet18/semseg", spec("single_task", "resnet18", {"semseg"}, kPascal), 15904085, 11176512},
+      {"pascal/resnet18/multi_task_baseline", spec("baseline", "resnet18", pascal5, kPascal), 34795873, 11176512},
+  };
+  for (auto& row : rows) {
+    Architecture m = make_architecture(row.spec);
+    ParameterCount c = count_parameters(*m);
+    EXPECT_EQ(c.total, row.total) << row.config;
+    EXPECT_EQ(c.backbone, row.backbone) << row.config;
+    EXPECT_EQ(c.total, c.backbone + c.heads + c.other) << row.config;
+  }
+}
+
+TEST(Parity, ResNet18DeepLabSingleTaskMatchesTheReference) {
+  Architecture m = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal));
+  check_parity(*m, "pascal_resnet18_semseg.pt");
+}
+
+TEST(Parity, HRNet18MultiTaskBaselineMatchesTheReference) {
+  Architecture m = make_architecture(spec("baseline", "hrnet_w18", {"semseg", "depth"}, kNyud));
+  check_parity(*m, "nyud_hrnet18_multi_task_baseline.pt");
+}
+
+TEST(Backbones, StageByStageShapes) {
+  torch::NoGradGuard g;
+  auto resnet = make_backbone({"resnet18", true, 0.25});
+  resnet->eval();
+  Features f{torch::randn({1, 3, 64, 96})};
+  const int strides[5] = {4, 4, 8, 8, 8};
+  for (std::size_t s = 0; s < 5; ++s) {
+    f = resnet->forward_stage(s, f);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].size(1), resnet->stage_channels(s)[0]);
+    EXPECT_EQ(f[0].size(2), 64 / strides[s]) << resnet->stage_names()[s];
+  }
+  auto plain = make_backbone({"resnet18", false, 0.25});
+  EXPECT_EQ(plain->forward(torch::randn({1, 3, 64, 96}))[0].size(2), 2);  // stride 32 without dilation
+  auto hrnet = make_backbone({"hrnet_w18", true, 1.0});
+  Features h = hrnet->forward(torch::randn({1, 3, 64, 96}));
+  ASSERT_EQ(h.size(), 4u);
+  const std::int64_t channels[4] = {18, 36, 72, 144};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(h[i].size(1), channels[i]);
+    EXPECT_EQ(h[i].size(2), 64 >> (i + 2));
+    EXPECT_EQ(h[i].size(3), 96 >> (i + 2));
+  }
+}
+
+TEST(Models, WidthOptionShrinksAndStillPredictsEveryTaskAtInputSize) {
+  Architecture full = make_architecture(spec("baseline", "resnet18", {"semseg", "depth"}, kNyud));
+  Architecture small = make_architecture(spec("baseline", "resnet18", {"semseg", "depth"}, kNyud, 0.25));
+  EXPECT_LT(count_parameters(*small).total * 10, count_parameters(*full).total);
+  small->train();
+  ModelOutput out = small->forward(torch::randn({2, 3, 48, 64}));
+  EXPECT_EQ(out.tasks.at("semseg").sizes(), (std::vector<std::int64_t>{2, 40, 48, 64}));
+  EXPECT_EQ(out.tasks.at("depth").sizes(), (std::vector<std::int64_t>{2, 1, 48, 64}));
+  EXPECT_EQ(out.shared.size(), 1u);
+  EXPECT_FALSE(small->shared_parameters().empty());
+}
+
+TEST(Models, MacCounterCountsConvolutions) {
+  Conv2d c = conv(3, 8, 3, 1, 1);
+  MacCounter counter;
+  c->forward(torch::zeros({1, 3, 10, 10}));
+  EXPECT_EQ(counter.macs(), 8 * 10 * 10 * 3 * 9);
+  Architecture m = make_architecture(spec("single_task", "resnet18", {"depth"}, kNyud, 0.25));
+  std::int64_t a = count_macs(*m, 32, 32), b = count_macs(*m, 64, 64);
+  EXPECT_GT(a, 0);
+  EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 4.0, 0.05);  // FLOPs scale with pixels
+}
+
+TEST(TorchFile, OrderedDictZipLegacyAndReferenceCheckpointAllLoad) {
+  auto expected = torch::pickle_load([] {
+    std::string b = read_file(parity("tiny_state_dict_expected.pt"));
+    return std::vector<char>(b.begin(), b.end());
+  }()).toGenericDict();
+  ASSERT_GT(expected.size(), 0u);
+  for (const char* f : {"tiny_state_dict.pt", "tiny_state_dict_legacy.pt", "tiny_reference_checkpoint.pth.tar"}) {
+    auto got = as_map(torchfile::load_state_dict(parity(f)));
+    EXPECT_EQ(got.size(), expected.size()) << f;
+    for (const auto& item : expected) {
+      std::string key = item.key().toStringRef();
+      ASSERT_TRUE(got.count(key)) << f << " lacks " << key;
+      EXPECT_TRUE(torch::equal(got.at(key), item.value().toTensor())) << f << ": " << key;
+    }
+  }
+  // The checkpoint's other entries are readable too.
+  auto root = torchfile::load(parity("tiny_reference_checkpoint.pth.tar"));
+  ASSERT_NE(root->find("epoch"), nullptr);
+  EXPECT_EQ((*root->find("epoch"))->kind, torchfile::Value::Kind::Int);
+}
+
+TEST(TorchFile, BadFilesAreNamed) {
+  test::TempDir dir;
+  std::ofstream(dir.path() / "junk.pth") << "definitely not a checkpoint";
+  test::expect_error([&] { torchfile::load_state_dict(dir.path() / "junk.pth"); }, {"junk.pth", "not a torch.save file"});
+  test::expect_error([&] { torchfile::load_state_dict(dir.path() / "none.pth"); }, {"none.pth", "not found"});
+}
+
+TEST(Weights, ACheckpointOfAnotherModelIsRefusedWithNames) {
+  test::TempDir dir;
+  // A state dict of a full-width model, in the zip container torch.save writes.
+  Architecture full = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal));
+  c10::Dict<std::string, at::Tensor> sd;
+  for (const auto& p : full->named_parameters()) sd.insert("module." + p.key(), p.value().detach());
+  std::vector<char> bytes = torch::pickle_save(sd);
+  std::ofstream(dir.path() / "full.pth", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  // It loads into its own architecture (the "module." prefix of DataParallel is stripped) ...
+  Architecture same = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal));
+  EXPECT_THROW(load_reference_weights(*same, dir.path() / "full.pth"), Error);  // buffers are missing
+  LoadReport r = load_tensors(*same, torchfile::load_state_dict(dir.path() / "full.pth"));
+  EXPECT_TRUE(r.mismatched.empty() && r.unexpected.empty()) << r.summary();
+  EXPECT_EQ(r.loaded, same->parameters().size());
+  // ... but not into a quarter-width model or one with another head.
+  Architecture small = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal, 0.25));
+  test::expect_error([&] { load_reference_weights(*small, dir.path() / "full.pth"); }, {"full.pth", "does not fit", "shape mismatch"});
+  Architecture depth = make_architecture(spec("single_task", "resnet18", {"depth"}, kNyud));
+  test::expect_error([&] { load_reference_weights(*depth, dir.path() / "full.pth"); }, {"decoder.4.weight: file [21, 256, 1, 1] vs model [1, 256, 1, 1]"});
+  Architecture other = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal));
+  test::expect_error([&] { load_backbone_weights(*other, parity("tiny_state_dict.pt")); },
+                     {"tiny_state_dict.pt", "backbone.weights do not fit"});
+}
+
+}  // namespace densemtl::models
