@@ -2,6 +2,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/encode.h"
+#include "densemtl/tasks/losses.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -28,6 +30,19 @@ class Depth : public Task {
     if (cv::countNonZero(valid)) cv::minMaxLoc(range_from, &lo, &hi, nullptr, nullptr, valid);
     return draw_scalar(value, lo, hi, valid_depth(value));
   }
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
+    return masked_l1_loss(out, label);
+  }
+  cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override {
+    cv::Mat m = tensor_to_mat(out), r;
+    cv::resize(m, r, original, 0, 0, cv::INTER_LINEAR);
+    return r;
+  }
+  cv::Mat decode_prediction(const cv::Mat& stored) const override { return stored; }
+  std::string prediction_extension() const override { return ".npy"; }
+  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_depth_metric(); }
+  std::string delta_metric() const override { return "rmse"; }
+  bool lower_is_better() const override { return true; }
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/encode.h"
+#include "densemtl/tasks/losses.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -19,6 +21,18 @@ class Edge : public Task {
   cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
     return draw_gray(value);
   }
+  // Balanced BCE with a fixed positive weight (tasks.edge_pos_weight, 0.95 by default).
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions& o) const override {
+    return balanced_bce_loss(out, label, o.edge_pos_weight);
+  }
+  cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override { return encode_probability(out, original); }
+  cv::Mat decode_prediction(const cv::Mat& stored) const override {
+    cv::Mat f;
+    stored.convertTo(f, CV_32F, 1.0 / 255);
+    return f;
+  }
+  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return nullptr; }
+  std::string delta_metric() const override { return "odsF"; }
 };
 
 }  // namespace

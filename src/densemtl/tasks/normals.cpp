@@ -5,6 +5,9 @@
 #include <limits>
 
 #include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/encode.h"
+#include "densemtl/tasks/losses.h"
+#include <torch/torch.h>
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -72,6 +75,31 @@ class Normals : public Task {
   cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
     return draw_normals(value);
   }
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
+    return normals_l1_loss(out, label);
+  }
+  // (normalize(n) + 1) * 255 / 2, resized bilinearly, truncated to uint8, RGB = (x, y, z).
+  cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override {
+    at::Tensor n = out.detach().to(torch::kFloat32);
+    n = n / n.norm(2, 0, true).clamp_min(1e-12);
+    cv::Mat m = tensor_to_mat((n + 1.0) * (255.0 / 2.0)), r;
+    cv::resize(m, r, original, 0, 0, cv::INTER_LINEAR);
+    return truncate_to_u8(r);
+  }
+  cv::Mat decode_prediction(const cv::Mat& stored) const override {
+    cv::Mat f(stored.size(), CV_32FC3);
+    for (int y = 0; y < stored.rows; ++y)
+      for (int x = 0; x < stored.cols; ++x) {
+        cv::Vec3b v = stored.at<cv::Vec3b>(y, x);
+        cv::Vec3f n(2.0f * v[0] / 255 - 1, 2.0f * v[1] / 255 - 1, 2.0f * v[2] / 255 - 1);
+        float len = std::sqrt(n.dot(n));
+        f.at<cv::Vec3f>(y, x) = len > 0 ? n / len : n;
+      }
+    return f;
+  }
+  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_normals_metric(); }
+  std::string delta_metric() const override { return "mean"; }
+  bool lower_is_better() const override { return true; }
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "densemtl/tasks/colour.h"
+#include "densemtl/tasks/encode.h"
+#include "densemtl/tasks/losses.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -19,6 +21,19 @@ class Saliency : public Task {
   cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
     return draw_gray(value);
   }
+  // Batch-balanced BCE: the positive weight is the batch's share of negatives.
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
+    return balanced_bce_loss(out, label, std::nullopt);
+  }
+  cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override { return encode_probability(out, original); }
+  cv::Mat decode_prediction(const cv::Mat& stored) const override {
+    cv::Mat f;
+    stored.convertTo(f, CV_32F, 1.0 / 255);
+    return f;
+  }
+  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_saliency_metric(); }
+  // Delta_m uses saliency's mIoU (max over thresholds), not maxF, as the reference.
+  std::string delta_metric() const override { return "mIoU"; }
 };
 
 }  // namespace

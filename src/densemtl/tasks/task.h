@@ -3,12 +3,15 @@
 // One file per task (semseg.cpp, depth.cpp, ...), registered in registry.cpp.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
 #include <memory>
 #include <string>
 
+#include "densemtl/core/fs.h"
 #include "densemtl/data/dataset.h"
+#include "densemtl/eval/metric.h"
 
 namespace densemtl::tasks {
 
@@ -58,6 +61,36 @@ class Task {
   // one colour scale (depth).
   virtual cv::Mat draw(const cv::Mat& value, const data::DatasetInfo& dataset,
                        const cv::Mat* reference = nullptr) const = 0;
+
+  // --- Training ---
+  struct LossOptions {
+    double edge_pos_weight = 0.95;
+  };
+  // The task's loss (spec 4.1) of raw network output [B, C, H, W] against labels
+  // [B, label_channels, H, W] (255 = ignore). A batch without any supervised pixel gives 0,
+  // still connected to the graph.
+  virtual at::Tensor loss(const at::Tensor& output, const at::Tensor& label, const LossOptions& options) const = 0;
+
+  // --- Evaluation and prediction folders ---
+  // Raw output of one image ([C, h, w] at the network size) -> the prediction at the image's
+  // original size exactly as a prediction folder stores it: class index (CV_8U), 0..255
+  // probability (CV_8U), RGB-encoded normals (CV_8UC3), metres (CV_32F).
+  virtual cv::Mat encode_prediction(const at::Tensor& output, cv::Size original) const = 0;
+  // A stored prediction back in label space (class index, probability in [0, 1], unit normals,
+  // metres; all float), for pictures.
+  virtual cv::Mat decode_prediction(const cv::Mat& stored) const = 0;
+  // File name extension in prediction folders (".png" or ".npy").
+  virtual std::string prediction_extension() const { return ".png"; }
+  void write_prediction(const fs::path& file, const cv::Mat& stored) const;
+  // Reads and validates a stored prediction (type and channels); the file is named in errors.
+  virtual cv::Mat read_prediction(const fs::path& file) const;
+  // The accumulator of the survey's metrics for this task (nullptr: none yet).
+  virtual std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions& options) const = 0;
+
+  // --- Multi-task performance (spec 5.4) ---
+  // The metric Delta_m uses (a key of make_metric's result) and its direction.
+  virtual std::string delta_metric() const = 0;
+  virtual bool lower_is_better() const { return false; }
 };
 
 }  // namespace densemtl::tasks

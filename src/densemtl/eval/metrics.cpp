@@ -1,0 +1,238 @@
+#include <cmath>
+#include <vector>
+
+#include "densemtl/core/error.h"
+#include "densemtl/eval/metric.h"
+
+namespace densemtl::eval {
+
+namespace {
+
+void require_same_size(const cv::Mat& a, const cv::Mat& b, const char* what) {
+  if (a.size() != b.size())
+    fail("{} prediction is {}x{}, its ground truth {}x{}", what, a.rows, a.cols, b.rows, b.cols);
+}
+
+double round_to(double v, int digits) {
+  double f = std::pow(10.0, digits);
+  return std::round(v * f) / f;
+}
+
+class Miou : public Metric {
+ public:
+  explicit Miou(const MetricOptions& o)
+      : names_(o.class_names), skip_(o.skip_empty_images), tp_(o.class_names.size(), 0), fp_(tp_), fn_(tp_) {}
+
+  void update(const cv::Mat& pred, const cv::Mat& label) override {
+    require_same_size(pred, label, "segmentation");
+    cv::Mat p, l;
+    pred.convertTo(p, CV_32S);
+    label.convertTo(l, CV_32S);
+    if (skip_) {
+      // Images whose ground truth is all background or all ignore carry no part information.
+      if (cv::countNonZero(l) == 0 || cv::countNonZero(l != 255) == 0) return;
+    }
+    const int n = static_cast<int>(tp_.size());
+    for (int y = 0; y < l.rows; ++y) {
+      const int* pr = p.ptr<int>(y);
+      const int* gt = l.ptr<int>(y);
+      for (int x = 0; x < l.cols; ++x) {
+        int g = gt[x], q = pr[x];
+        if (g == 255) continue;
+        if (g < 0 || g >= n) fail("ground-truth class {} out of range ({} classes)", g, n);
+        if (q == g) {
+          ++tp_[static_cast<std::size_t>(g)];
+        } else {
+          ++fn_[static_cast<std::size_t>(g)];
+          if (q >= 0 && q < n) ++fp_[static_cast<std::size_t>(q)];
+        }
+      }
+    }
+    ++images_;
+  }
+
+  OrderedJson result() const override {
+    OrderedJson per_class = OrderedJson::object();
+    double sum = 0;
+    for (std::size_t c = 0; c < tp_.size(); ++c) {
+      double denom = std::max<double>(static_cast<double>(tp_[c] + fp_[c] + fn_[c]), 1e-8);
+      double iou = static_cast<double>(tp_[c]) / denom;
+      sum += iou;
+      per_class[names_[c]] = round_to(100 * iou, 4);
+    }
+    OrderedJson r;
+    r["mIoU"] = round_to(100 * sum / static_cast<double>(std::max<std::size_t>(1, tp_.size())), 4);
+    r["per_class_IoU"] = per_class;
+    r["images"] = images_;
+    return r;
+  }
+  std::size_t images() const override { return images_; }
+
+ private:
+  std::vector<std::string> names_;
+  bool skip_;
+  std::vector<std::int64_t> tp_, fp_, fn_;
+  std::size_t images_ = 0;
+};
+
+class Saliency : public Metric {
+ public:
+  Saliency() : j_(15, 0.0), p_(15, 0.0), r_(15, 0.0) {}
+
+  void update(const cv::Mat& pred, const cv::Mat& label) override {
+    require_same_size(pred, label, "saliency");
+    cv::Mat p, g;
+    pred.convertTo(p, CV_32F, 1.0 / 255);
+    g = label > 0.5;
+    for (int t = 0; t < 15; ++t) {
+      double tau = 0.2 + 0.05 * t;
+      cv::Mat m = p > tau;
+      double tp = cv::countNonZero(m & g), fp = cv::countNonZero(m & ~g), fn = cv::countNonZero(~m & g);
+      double uni = tp + fp + fn;
+      j_[static_cast<std::size_t>(t)] += uni == 0 ? 1.0 : tp / uni;
+      p_[static_cast<std::size_t>(t)] += tp / (tp + fp + 1e-12);
+      r_[static_cast<std::size_t>(t)] += tp / (tp + fn + 1e-12);
+    }
+    ++images_;
+  }
+
+  OrderedJson result() const override {
+    double n = static_cast<double>(std::max<std::size_t>(1, images_));
+    double best_j = 0, best_f = 0;
+    for (int t = 0; t < 15; ++t) {
+      double mj = j_[static_cast<std::size_t>(t)] / n, mp = p_[static_cast<std::size_t>(t)] / n, mr = r_[static_cast<std::size_t>(t)] / n;
+      double f = 2 * mp * mr / (mp + mr + 1e-12);
+      best_j = std::max(best_j, mj);
+      best_f = std::max(best_f, f);
+    }
+    OrderedJson r;
+    r["maxF"] = round_to(100 * best_f, 4);
+    r["mIoU"] = round_to(100 * best_j, 4);
+    r["images"] = images_;
+    return r;
+  }
+  std::size_t images() const override { return images_; }
+
+ private:
+  std::vector<double> j_, p_, r_;
+  std::size_t images_ = 0;
+};
+
+class Normals : public Metric {
+ public:
+  Normals() : hist_(static_cast<std::size_t>(180.0 / kAngleBin) + 1, 0) {}
+
+  void update(const cv::Mat& pred, const cv::Mat& label) override {
+    require_same_size(pred, label, "normals");
+    if (pred.type() != CV_8UC3) fail("normals prediction must be an RGB image");
+    bool any = false;
+    for (int y = 0; y < label.rows; ++y) {
+      const auto* g = label.ptr<cv::Vec3f>(y);
+      const auto* p = pred.ptr<cv::Vec3b>(y);
+      for (int x = 0; x < label.cols; ++x) {
+        cv::Vec3d n(g[x][0], g[x][1], g[x][2]);
+        double gl = std::sqrt(n.dot(n));
+        if (gl == 0.0) continue;
+        any = true;
+        cv::Vec3d q(2.0 * p[x][0] / 255.0 - 1.0, 2.0 * p[x][1] / 255.0 - 1.0, 2.0 * p[x][2] / 255.0 - 1.0);
+        double ql = std::sqrt(q.dot(q));
+        double c = ql > 0 ? q.dot(n) / (ql * gl) : 0.0;
+        double deg = std::acos(std::clamp(c, -1.0, 1.0)) * 180.0 / M_PI;
+        sum_ += deg;
+        sum_sq_ += deg * deg;
+        ++count_;
+        below_[0] += deg < 11.25;
+        below_[1] += deg < 22.5;
+        below_[2] += deg < 30.0;
+        ++hist_[static_cast<std::size_t>(deg / kAngleBin)];
+      }
+    }
+    if (any) ++images_;
+  }
+
+  OrderedJson result() const override {
+    double n = static_cast<double>(std::max<std::int64_t>(1, count_));
+    // Median (numpy's: the mean of the two middle values for an even count) from the histogram,
+    // each value placed inside its bin.
+    double median = 0;
+    if (count_ > 0) median = count_ % 2 ? at_rank(count_ / 2 + 1) : 0.5 * (at_rank(count_ / 2) + at_rank(count_ / 2 + 1));
+    OrderedJson r;
+    r["mean"] = round_to(sum_ / n, 4);
+    r["median"] = round_to(median, 3);
+    r["rmse"] = round_to(std::sqrt(sum_sq_ / n), 4);
+    r["11.25"] = round_to(100.0 * static_cast<double>(below_[0]) / n, 4);
+    r["22.5"] = round_to(100.0 * static_cast<double>(below_[1]) / n, 4);
+    r["30"] = round_to(100.0 * static_cast<double>(below_[2]) / n, 4);
+    r["pixels"] = count_;
+    r["images"] = images_;
+    return r;
+  }
+  std::size_t images() const override { return images_; }
+
+ private:
+  // The k-th smallest error (1-based), within one histogram bin.
+  double at_rank(std::int64_t k) const {
+    std::int64_t seen = 0;
+    for (std::size_t b = 0; b < hist_.size(); ++b) {
+      if (seen + hist_[b] >= k) {
+        double within = (static_cast<double>(k - seen) - 0.5) / static_cast<double>(hist_[b]);
+        return (static_cast<double>(b) + within) * kAngleBin;
+      }
+      seen += hist_[b];
+    }
+    return 180.0;
+  }
+  std::vector<std::int64_t> hist_;
+  double sum_ = 0, sum_sq_ = 0;
+  std::int64_t count_ = 0, below_[3] = {0, 0, 0};
+  std::size_t images_ = 0;
+};
+
+class Depth : public Metric {
+ public:
+  void update(const cv::Mat& pred, const cv::Mat& label) override {
+    require_same_size(pred, label, "depth");
+    bool any = false;
+    for (int y = 0; y < label.rows; ++y) {
+      const float* g = label.ptr<float>(y);
+      const float* p = pred.ptr<float>(y);
+      for (int x = 0; x < label.cols; ++x) {
+        if (g[x] == 0.0f || !std::isfinite(g[x])) continue;
+        any = true;
+        double q = std::max(static_cast<double>(p[x]), 1e-9);
+        if (!std::isfinite(q)) fail("depth prediction is not finite");
+        double d = g[x] - q;
+        se_ += d * d;
+        double l = std::log(static_cast<double>(g[x])) - std::log(q);
+        sle_ += l * l;
+        ++count_;
+      }
+    }
+    if (any) ++images_;
+  }
+
+  OrderedJson result() const override {
+    double n = static_cast<double>(std::max<std::int64_t>(1, count_));
+    OrderedJson r;
+    r["rmse"] = round_to(std::sqrt(se_ / n), 6);
+    r["log_rmse"] = round_to(std::sqrt(sle_ / n), 6);
+    r["pixels"] = count_;
+    r["images"] = images_;
+    return r;
+  }
+  std::size_t images() const override { return images_; }
+
+ private:
+  double se_ = 0, sle_ = 0;
+  std::int64_t count_ = 0;
+  std::size_t images_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Metric> make_miou_metric(const MetricOptions& o) { return std::make_unique<Miou>(o); }
+std::unique_ptr<Metric> make_saliency_metric() { return std::make_unique<Saliency>(); }
+std::unique_ptr<Metric> make_normals_metric() { return std::make_unique<Normals>(); }
+std::unique_ptr<Metric> make_depth_metric() { return std::make_unique<Depth>(); }
+
+}  // namespace densemtl::eval

@@ -1,0 +1,27 @@
+// The per-task losses of the reference (spec 4.1), shared by the task files.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <opencv2/core.hpp>
+
+#include <optional>
+
+namespace densemtl::tasks {
+
+// Softmax cross-entropy over channels, ignore label 255, mean over supervised pixels.
+at::Tensor softmax_ce_loss(const at::Tensor& logits, const at::Tensor& label);
+// Class-balanced binary cross-entropy on logits (HED): positives weighted `pos_weight`, negatives
+// 1 - pos_weight; without a weight, pos_weight = (#negatives) / (#pixels) of the whole batch.
+// Normalised by the number of supervised elements (the batch's element count when nothing is
+// ignored, as the reference). Pixels labelled 255 are not supervised.
+at::Tensor balanced_bce_loss(const at::Tensor& logits, const at::Tensor& label, std::optional<double> pos_weight);
+// L1 between L2-normalised predictions (x / (|x| + 1e-12)) and labels over valid elements.
+at::Tensor normals_l1_loss(const at::Tensor& output, const at::Tensor& label);
+// L1 over valid pixels.
+at::Tensor masked_l1_loss(const at::Tensor& output, const at::Tensor& label);
+
+// A network output [C, h, w] as an H x W x C float matrix.
+cv::Mat tensor_to_mat(const at::Tensor& chw);
+
+}  // namespace densemtl::tasks

@@ -1,0 +1,29 @@
+// Prediction files shared by all tasks: PNG through OpenCV, .npy for float maps.
+#include <opencv2/imgproc.hpp>
+
+#include "densemtl/core/error.h"
+#include "densemtl/data/io/image.h"
+#include "densemtl/data/io/npy.h"
+#include "densemtl/tasks/task.h"
+
+namespace densemtl::tasks {
+
+void Task::write_prediction(const fs::path& file, const cv::Mat& stored) const {
+  if (prediction_extension() == ".npy") {
+    npy::write_mat(file, stored);
+  } else if (stored.channels() == 3) {
+    image::write_rgb(file, stored);
+  } else {
+    image::write(file, stored);
+  }
+}
+
+cv::Mat Task::read_prediction(const fs::path& file) const {
+  if (prediction_extension() == ".npy") return npy::read_mat(file, label_channels());
+  if (label_channels() == 3) return image::read_rgb(file);
+  cv::Mat m = image::read_gray(file);
+  if (m.depth() != CV_8U) fail("{}: expected an 8-bit PNG", file.string());
+  return m;
+}
+
+}  // namespace densemtl::tasks
