@@ -29,6 +29,19 @@ CLI::Validator format_validator() {
   return CLI::IsMember({"nyud", "pascal", "mtan", "synthetic"});
 }
 
+std::string format_metrics(const OrderedJson& metrics) {
+  std::string out;
+  for (const auto& [task, values] : metrics.items()) {
+    std::vector<std::string> parts;
+    for (const auto& [key, v] : values.items()) {
+      if (!v.is_number() || key == "images" || key == "pixels") continue;
+      parts.push_back(fmt::format("{} {:.4g}", key, v.get<double>()));
+    }
+    out += fmt::format("  {:<12} {}\n", task, join(parts, "  "));
+  }
+  return out;
+}
+
 namespace {
 
 std::string command_path(CLI::App* app) {
@@ -77,7 +90,7 @@ int run_main(int argc, char** argv) {
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "More log output");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors; no progress bars");
-  std::vector<Subcommand> subs = {add_generate(app), add_info(app)};
+  std::vector<Subcommand> subs = {add_generate(app), add_info(app), add_train(app), add_evaluate(app)};
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "densemtl/core/json.h"
+
 namespace densemtl::cli {
 
 struct Subcommand {
@@ -17,11 +19,16 @@ struct Subcommand {
 
 Subcommand add_generate(CLI::App& root);
 Subcommand add_info(CLI::App& root);
+Subcommand add_train(CLI::App& root);
+Subcommand add_evaluate(CLI::App& root);
 
 // Validator for HxW size flags ("96x128").
 CLI::Validator size_validator();
 // Validator for --format.
 CLI::Validator format_validator();
+
+// A metrics object ({task: {metric: value}}) as an aligned table (per-class values left out).
+std::string format_metrics(const OrderedJson& metrics);
 
 // Runs the whole command line; returns the exit status (0 ok, 1 error, 2 usage error).
 int run_main(int argc, char** argv);

@@ -196,7 +196,9 @@ struct Validator {
     }
     if (!n.IsDefined() || n.IsNull()) {
       if (s.required) error(key, fmt::format("missing required key (expected {})", type_name(s)));
-      return YAML::Clone(s.default_value);
+      YAML::Node d = YAML::Clone(s.default_value);
+      if (d.IsMap() || d.IsSequence()) d.SetStyle(YAML::EmitterStyle::Flow);
+      return d;
     }
     switch (s.type) {
       case Type::Bool: {

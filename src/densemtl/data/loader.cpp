@@ -86,14 +86,21 @@ std::vector<std::size_t> Loader::order(int epoch) const {
 Batch Loader::make_batch(std::size_t b) const {
   std::vector<Sample> samples;
   std::vector<cv::Size> sizes;
+  std::vector<std::map<std::string, cv::Mat>> raw_labels;
   const std::size_t bs = static_cast<std::size_t>(o_.batch_size);
   for (std::size_t p = b * bs; p < std::min(order_.size(), (b + 1) * bs); ++p) {
     Sample raw = dataset_.load(ids_[order_[p]], tasks_);
     sizes.push_back(raw.image.size());
+    if (o_.keep_raw_labels) {
+      raw_labels.emplace_back();
+      for (const auto& [task, label] : raw.labels) raw_labels.back()[task] = label.clone();
+    }
     Rng rng({o_.seed, 0xa09ull, static_cast<std::uint64_t>(epoch_), static_cast<std::uint64_t>(p)});
     samples.push_back(pipeline_(std::move(raw), rng));
   }
-  return collate(samples, sizes, tasks_, o_.pin_memory);
+  Batch batch = collate(samples, sizes, tasks_, o_.pin_memory);
+  batch.raw_labels = std::move(raw_labels);
+  return batch;
 }
 
 void Loader::stop() {

@@ -28,6 +28,8 @@ struct Batch {
   std::map<std::string, at::Tensor> present;  // [B] bool: the image has a label for the task
   std::vector<std::string> ids;
   std::vector<cv::Size> original_sizes;       // (width, height) of each image before resizing
+  // The labels as read, at the original resolution (evaluation loaders, keep_raw_labels).
+  std::vector<std::map<std::string, cv::Mat>> raw_labels;
   std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
 };
 
@@ -44,6 +46,7 @@ struct LoaderOptions {
   int prefetch = 2;      // batches in flight per worker
   std::uint64_t seed = 0;
   bool pin_memory = false;
+  bool keep_raw_labels = false;  // also hand out the untransformed labels (for metrics)
 };
 
 class Loader {

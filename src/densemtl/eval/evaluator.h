@@ -1,0 +1,57 @@
+// Evaluation (spec 5.1): predictions at the network size are turned into the stored prediction
+// format at each image's original size and scored against the raw ground truth. The same path
+// scores a model (optionally writing its prediction folder) or any prediction folder on disk, so
+// both give the same numbers.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "densemtl/core/json.h"
+#include "densemtl/data/dataset.h"
+#include "densemtl/data/pipeline.h"
+#include "densemtl/eval/metric.h"
+#include "densemtl/models/architectures/architecture.h"
+#include "densemtl/tasks/task.h"
+
+namespace densemtl::eval {
+
+struct EvalSetup {
+  std::vector<std::string> ids;
+  std::vector<std::string> tasks;
+  data::PipelineOptions pipeline;
+  int batch_size = 8;
+  int workers = 2;
+  MetricOptions metric;
+  tasks::Task::LossOptions loss;
+  std::optional<fs::path> predictions;  // write the prediction folder here
+  std::string device = "cpu";
+  std::string label = "eval";           // progress bar label
+};
+
+struct EvalResult {
+  OrderedJson metrics;                   // {task: {metric: value, ...}, ...}
+  std::map<std::string, double> losses;  // mean loss per task over the set
+  std::size_t images = 0;
+};
+
+EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& dataset, const EvalSetup& setup);
+
+// Scores the prediction folder `predictions` (<task>/<id>.png|.npy). Every file must exist and
+// have the image's size; a missing or malformed file is an error naming it.
+OrderedJson evaluate_predictions(const data::Dataset& dataset, const std::vector<std::string>& ids,
+                                 const std::vector<std::string>& tasks, const fs::path& predictions,
+                                 const MetricOptions& options);
+
+// Where a prediction lives in a prediction folder ('/' in ids becomes '_').
+fs::path prediction_path(const fs::path& folder, const std::string& task, const std::string& id);
+
+// Metric options for a dataset and an experiment's eval settings.
+MetricOptions metric_options(const data::DatasetInfo& info, double edge_max_dist = 0, int edge_thresholds = 99);
+
+// The value Delta_m reads for a task from a metrics object, if present.
+std::optional<double> primary_metric(const OrderedJson& metrics, const std::string& task);
+
+}  // namespace densemtl::eval

@@ -1,0 +1,29 @@
+// Optimizers and learning-rate schedules (spec 6): Adam with coupled L2 weight decay (as the
+// reference's torch.optim.Adam, not AdamW) or SGD with momentum; poly decay
+// lr = lr0 * (1 - t/T)^power, per epoch (the reference: set at the start of epoch t) or per
+// iteration.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "densemtl/core/config.h"
+
+namespace densemtl::train {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cfg, std::vector<torch::Tensor> parameters);
+
+struct Schedule {
+  std::string name = "poly";  // poly | constant
+  double lr0 = 1e-4, power = 0.9;
+  bool per_iteration = false;
+  // The rate at progress t of T (epochs, or iterations when per_iteration).
+  double rate(double t, double total) const;
+};
+Schedule schedule_from_config(const config::Config& cfg);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+double learning_rate(const torch::optim::Optimizer& optimizer);
+
+}  // namespace densemtl::train

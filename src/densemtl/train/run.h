@@ -1,0 +1,58 @@
+// A run folder:
+//   config.yaml      the fully resolved config
+//   checkpoint.pt    the last epoch: model, optimizer, epoch, RNG, best score, balancer (atomic)
+//   best.pt          model weights of the best validation epoch (the final model)
+//   log.jsonl        one JSON object per epoch
+//   run.json         summary: model, parameters, FLOPs, training time, peak memory, metrics
+//   metrics.json     the test split's metrics of the final model
+//   predictions/<split>/<task>/<id>.(png|npy)
+#pragma once
+
+#include <torch/torch.h>
+
+#include "densemtl/core/config.h"
+#include "densemtl/core/json.h"
+#include "densemtl/data/dataset.h"
+#include "densemtl/models/architectures/architecture.h"
+
+namespace densemtl::train {
+
+struct Run {
+  fs::path dir;
+  config::Config config;
+  Json summary;  // run.json (empty object when absent)
+
+  fs::path config_file() const { return dir / "config.yaml"; }
+  fs::path checkpoint() const { return dir / "checkpoint.pt"; }
+  fs::path best() const { return dir / "best.pt"; }
+  fs::path log() const { return dir / "log.jsonl"; }
+  fs::path summary_file() const { return dir / "run.json"; }
+  fs::path metrics_file() const { return dir / "metrics.json"; }
+  fs::path predictions(const std::string& split) const { return dir / "predictions" / split; }
+  std::string name() const;
+};
+
+// Opens an existing run folder (config.yaml must be there).
+Run open_run(const fs::path& dir);
+
+// The dataset description of a config: read from data.root when it exists; otherwise the
+// standard tables of NYUD, PASCAL-Context or mtan (so that `info --config` and `import` work
+// without the data). The procedural dataset needs its folder.
+data::DatasetInfo dataset_info(const config::Config& cfg);
+
+// Model tensors (parameters and buffers) under "<prefix><name>" in an archive, and back with
+// every name and shape checked (LibTorch's own Module::load silently reshapes on a mismatch).
+void write_model(torch::serialize::OutputArchive& archive, torch::nn::Module& model, const std::string& prefix = "model.");
+// Throws densemtl::Error naming `where` and the first missing or mis-shaped tensor.
+void read_model(torch::serialize::InputArchive& archive, torch::nn::Module& model, const std::string& where,
+                const std::string& prefix = "model.");
+// Model weights written atomically / read back (best.pt).
+void save_weights(models::ArchitectureImpl& model, const fs::path& file);
+void load_weights(models::ArchitectureImpl& model, const fs::path& file);
+// The run's final model: best.pt, or the last checkpoint's model when there is no best.pt.
+models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info);
+
+// Peak resident memory of this process in MB.
+double peak_memory_mb();
+
+}  // namespace densemtl::train
