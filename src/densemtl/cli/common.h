@@ -21,6 +21,9 @@ Subcommand add_generate(CLI::App& root);
 Subcommand add_info(CLI::App& root);
 Subcommand add_train(CLI::App& root);
 Subcommand add_evaluate(CLI::App& root);
+Subcommand add_predict(CLI::App& root);
+Subcommand add_report(CLI::App& root);
+Subcommand add_import(CLI::App& root);
 
 // Validator for HxW size flags ("96x128").
 CLI::Validator size_validator();

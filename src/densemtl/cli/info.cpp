@@ -10,24 +10,57 @@
 #include "densemtl/data/dataset.h"
 #include "densemtl/data/io/image.h"
 #include "densemtl/data/summary.h"
+#include "densemtl/core/config.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/models/build.h"
 #include "densemtl/report/mosaic.h"
+#include "densemtl/train/experiment.h"
+#include "densemtl/train/run.h"
 
 namespace densemtl::cli {
 
 namespace {
 
 struct InfoOptions {
-  std::string dataset, format, json, pictures;
+  std::string dataset, config, format, json, pictures;
+  std::vector<std::string> sets;
   bool check = false;
   int threads = 0, count = 4;
 };
+
+int model_info(const std::string& file, const std::vector<std::string>& sets, const std::string& json) {
+  config::Config cfg = config::Config::load(experiment_schema(), file, sets);
+  data::DatasetInfo info = train::dataset_info(cfg);
+  models::Architecture model = models::make_architecture(models::model_spec(cfg, info));
+  models::ParameterCount pc = models::count_parameters(*model);
+  cv::Size size = experiment_input_size(cfg, info);
+  double gflops = 2.0 * static_cast<double>(models::count_macs(*model, size.height, size.width)) / 1e9;
+  std::cout << fmt::format("model: {} ({}, {} head{}), tasks {}\n", cfg.get_string("model.architecture"), cfg.get_string("backbone.name"),
+                           cfg.get_string("model.head"), cfg.get_float("model.width") == 1.0 ? "" : fmt::format(", width x{:g}", cfg.get_float("model.width")),
+                           join(cfg.get_string_list("tasks.main"), ", "))
+            << fmt::format("parameters: {} total = {} backbone + {} heads + {} other\n", pc.total, pc.backbone, pc.heads, pc.other)
+            << fmt::format("FLOPs per image at {}x{}: {:.3f} G (2 x multiply-accumulates of convolutions and linear layers)\n",
+                           size.height, size.width, gflops);
+  if (!json.empty()) {
+    OrderedJson j;
+    j["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
+    j["input_size"] = {size.height, size.width};
+    j["gflops_per_image"] = gflops;
+    write_json(json, j);
+  }
+  return 0;
+}
 
 }  // namespace
 
 Subcommand add_info(CLI::App& root) {
   auto o = std::make_shared<InfoOptions>();
-  CLI::App* app = root.add_subcommand("info", "Summarise a dataset: splits, tasks, class shares; --check reads every file");
-  app->add_option("--dataset", o->dataset, "Dataset folder")->required();
+  CLI::App* app = root.add_subcommand(
+      "info", "Summarise a dataset (--dataset: splits, tasks, class shares; --check reads every file) or a model "
+              "(--config: parameters per component, FLOPs per image)");
+  app->add_option("--dataset", o->dataset, "Dataset folder");
+  app->add_option("--config", o->config, "Experiment config: describe its model");
+  app->add_option("--set", o->sets, "Override a config key (with --config)");
   app->add_option("--format", o->format, "nyud | pascal | mtan (detected when not given)")->check(format_validator());
   app->add_flag("--check", o->check, "Read every file of every sample and list each bad one (exit 1 if any)");
   app->add_option("--threads", o->threads, "Threads for --check (0 = all cores)")->check(CLI::NonNegativeNumber);
@@ -35,6 +68,8 @@ Subcommand add_info(CLI::App& root) {
   app->add_option("--pictures", o->pictures, "Write a picture of the first --count training samples and their labels here");
   app->add_option("--count", o->count, "Samples to draw with --pictures")->check(CLI::Range(1, 10000))->capture_default_str();
   return {app, [o]() {
+            if (o->dataset.empty() == o->config.empty()) throw UsageError("give either --dataset DIR or --config FILE");
+            if (!o->config.empty()) return model_info(o->config, o->sets, o->json);
             std::optional<data::Format> format;
             if (!o->format.empty()) format = data::parse_format(o->format);
             auto ds = data::open_dataset(o->dataset, format);

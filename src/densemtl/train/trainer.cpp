@@ -171,6 +171,12 @@ std::vector<std::string> carve_validation(std::vector<std::string>& train_ids, d
 
 TrainResult train(const TrainOptions& options) {
   config::Config cfg = config::Config::load(experiment_schema(), options.config, options.overrides);
+  // The run keeps the dataset's absolute path, so evaluate/predict/report work from any folder.
+  if (fs::path(cfg.get_string("data.root")).is_relative()) {
+    std::vector<std::string> overrides = options.overrides;
+    overrides.push_back("data.root=" + fs::absolute(cfg.get_string("data.root")).lexically_normal().string());
+    cfg = config::Config::load(experiment_schema(), options.config, overrides);
+  }
   std::string name = cfg.get_string("name");
   if (name.empty()) name = options.config.stem().string();
   fs::path dir = options.out.empty() ? fs::path("runs") / name : options.out;
