@@ -46,8 +46,18 @@ struct Sample {
   std::string id;
   cv::Mat image;
   std::map<std::string, cv::Mat> labels;
+  // Ground truth for evaluation where it differs from the training label: PASCAL-Context's
+  // boundaries are scored against seg2bmap(LabelMap), trained on thin(|Laplacian(LabelMap)|).
+  std::map<std::string, cv::Mat> eval_labels;
   cv::Size size() const { return image.size(); }
   bool has(const std::string& task) const { return labels.count(task) > 0; }
+  // The evaluation ground truth of `task`, or nullptr when the image has none.
+  const cv::Mat* ground_truth(const std::string& task) const {
+    auto e = eval_labels.find(task);
+    if (e != eval_labels.end()) return &e->second;
+    auto l = labels.find(task);
+    return l != labels.end() ? &l->second : nullptr;
+  }
 };
 
 class Dataset {

@@ -93,7 +93,7 @@ Batch Loader::make_batch(std::size_t b) const {
     sizes.push_back(raw.image.size());
     if (o_.keep_raw_labels) {
       raw_labels.emplace_back();
-      for (const auto& [task, label] : raw.labels) raw_labels.back()[task] = label.clone();
+      for (const auto& [task, label] : raw.labels) raw_labels.back()[task] = raw.ground_truth(task)->clone();
     }
     Rng rng({o_.seed, 0xa09ull, static_cast<std::uint64_t>(epoch_), static_cast<std::uint64_t>(p)});
     samples.push_back(pipeline_(std::move(raw), rng));

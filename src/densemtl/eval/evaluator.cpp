@@ -114,8 +114,8 @@ OrderedJson evaluate_predictions(const data::Dataset& dataset, const std::vector
       if (stored.size() != s.image.size())
         fail("{}: prediction is {}x{}, the image is {}x{} (predictions must be at the original size)", file.string(),
              stored.rows, stored.cols, s.image.rows, s.image.cols);
-      auto lab = s.labels.find(t);
-      if (metrics[t] && lab != s.labels.end()) with_context(file.string(), [&] { metrics[t]->update(stored, lab->second); });
+      const cv::Mat* gt = s.ground_truth(t);
+      if (metrics[t] && gt) with_context(file.string(), [&] { metrics[t]->update(stored, *gt); });
     }
     bar.advance();
   }

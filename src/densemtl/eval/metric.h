@@ -43,6 +43,11 @@ std::unique_ptr<Metric> make_normals_metric();
 // clamped to 1e-9).
 std::unique_ptr<Metric> make_depth_metric();
 
+// Boundaries: 0..255 predictions, boundary-map labels; odsF, oisF, AP (percent) as the BSDS/SEISM
+// benchmark computes them (see boundary.h), over options.edge_thresholds thresholds with
+// tolerance options.edge_max_dist.
+std::unique_ptr<Metric> make_boundary_metric(const MetricOptions& o);
+
 // The angular error histogram resolution of the normals metric (degrees per bin).
 constexpr double kAngleBin = 0.0005;
 

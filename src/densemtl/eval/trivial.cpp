@@ -56,8 +56,9 @@ OrderedJson trivial_baseline(const data::Dataset& dataset, const std::vector<std
   for (const auto& id : eval_ids) {
     data::Sample s = dataset.load(id, task_names);
     const cv::Size size = s.image.size();
-    for (const auto& [task, label] : s.labels) {
+    for (const auto& [task, train_label] : s.labels) {
       if (!metrics[task]) continue;
+      const cv::Mat& label = *s.ground_truth(task);
       cv::Mat pred;
       if (task == "semseg" || task == "human_parts") {
         pred = cv::Mat(size, CV_8U, cv::Scalar(majority(task)));

@@ -31,7 +31,7 @@ class Edge : public Task {
     stored.convertTo(f, CV_32F, 1.0 / 255);
     return f;
   }
-  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return nullptr; }
+  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions& o) const override { return eval::make_boundary_metric(o); }
   std::string delta_metric() const override { return "odsF"; }
 };
 

@@ -125,6 +125,10 @@ class PascalContext : public Dataset {
         where = context_file(id);
         cv::Mat e = vision::thin(vision::laplacian_edges(context_labels()));
         e.convertTo(label, CV_32F);
+        // Scored like SEISM: seg2bmap of the label map (thinned by the metric).
+        cv::Mat b;
+        vision::seg2bmap(context_labels()).convertTo(b, CV_32F);
+        s.eval_labels[task] = with_context(where.string(), [&] { return fit_label_to_image(b, s.image.size(), false); });
       } else {
         fail("PASCAL-Context has no '{}' labels", task);
       }

@@ -1,0 +1,60 @@
+// Native boundary evaluation: what the BSDS/SEISM benchmark computes for odsF, oisF and AP
+// (spec 5.3), without MATLAB.
+//   * predictions are binarised at each threshold (E = p >= t) and thinned like
+//     bwmorph(E, 'thin', Inf); ground-truth boundaries are thinned the same way;
+//   * correspond(): minimum-cost one-to-one matching between predicted and ground-truth boundary
+//     pixels with BSDS's cost model: integer costs round(100 d) for pixels at Euclidean distance
+//     d <= maxDist * diagonal, and round(100 * outlierCost * maxDist * diagonal) for every pixel
+//     left unmatched (outlierCost = 100). BSDS solves this with Goldberg's CSA on a sparse graph
+//     with random outlier edges (approximate); densemtl solves it exactly with a primal-dual
+//     successive-shortest-path algorithm (Dijkstra with potentials, then a blocking set of
+//     augmenting paths of zero reduced cost per phase), per connected component of the gated
+//     graph;
+//   * per image and threshold the counts (matched GT, GT, matched prediction, prediction), and
+//     ODS-F, OIS-F and AP aggregated as SEISM does.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace densemtl::eval::boundary {
+
+struct Counts {
+  std::int64_t cnt_r = 0, sum_r = 0, cnt_p = 0, sum_p = 0;
+};
+
+struct Match {
+  std::int64_t matches = 0;   // matched pairs (each GT pixel and each predicted pixel at most once)
+  std::int64_t cost = 0;      // total cost in BSDS's integer units (matches + outliers)
+};
+
+// Exact BSDS correspondence of two binary maps (CV_8U, non-zero = boundary) of the same size.
+// `max_dist` is a fraction of the image diagonal.
+Match correspond(const cv::Mat& prediction, const cv::Mat& ground_truth, double max_dist, double outlier_cost = 100.0);
+
+// The default thresholds 0.01, 0.02, ..., 0.99 (n = 99) or n evenly spaced in (0, 1).
+std::vector<double> thresholds(int n = 99);
+
+// Counts of one image at every threshold. `prediction` holds 0..255 probabilities (CV_8U),
+// binarised as p / 255 >= t and thinned; `ground_truth` is a boundary map (CV_8U or CV_32F,
+// non-zero = boundary), thinned here. `threads` > 1 spreads the thresholds over threads.
+std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& thresholds,
+                                 double max_dist, int threads = 1);
+
+struct Summary {
+  double ods_f = 0, ods_p = 0, ods_r = 0, ods_t = 0;
+  double ois_f = 0, ois_p = 0, ois_r = 0;
+  double ap = 0;
+};
+
+// ODS, OIS and AP from per-image, per-threshold counts (images x thresholds).
+Summary aggregate(const std::vector<std::vector<Counts>>& counts, const std::vector<double>& thresholds);
+
+// Recall and precision of one set of counts, with SEISM's conventions for empty sets
+// (no ground truth: R = 1, P = 0; no prediction: R = 0, P = 1).
+void recall_precision(std::int64_t cnt_r, std::int64_t sum_r, std::int64_t cnt_p, std::int64_t sum_p, double& r, double& p);
+double f_measure(double r, double p);
+
+}  // namespace densemtl::eval::boundary

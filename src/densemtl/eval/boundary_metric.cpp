@@ -1,0 +1,115 @@
+// The boundary metric of the edge task: odsF, oisF and AP (in percent), computed natively.
+// Images are queued and scored by worker threads (bounded queue), so evaluation overlaps with
+// the network and uses every core.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/parallel.h"
+#include "densemtl/eval/boundary.h"
+#include "densemtl/eval/metric.h"
+
+namespace densemtl::eval {
+
+namespace {
+
+class BoundaryMetric : public Metric {
+ public:
+  explicit BoundaryMetric(const MetricOptions& o)
+      : thresholds_(boundary::thresholds(o.edge_thresholds)), max_dist_(o.edge_max_dist),
+        threads_(o.threads > 0 ? o.threads : default_threads()) {}
+
+  ~BoundaryMetric() override { stop(); }
+
+  void update(const cv::Mat& prediction, const cv::Mat& label) override {
+    if (prediction.size() != label.size())
+      fail("boundary prediction is {}x{}, its ground truth {}x{}", prediction.rows, prediction.cols, label.rows, label.cols);
+    if (prediction.type() != CV_8U) fail("boundary predictions must be 8-bit (0..255)");
+    cv::Mat gt;
+    label.convertTo(gt, CV_8U);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+    if (workers_.empty())
+      for (int t = 0; t < threads_; ++t) workers_.emplace_back([this] { work(); });
+    space_.wait(lock, [&] { return queue_.size() < static_cast<std::size_t>(2 * threads_); });
+    queue_.push_back({prediction.clone(), gt});
+    ++images_;
+    ready_.notify_one();
+  }
+
+  OrderedJson result() const override {
+    const_cast<BoundaryMetric*>(this)->stop();
+    if (error_) std::rethrow_exception(error_);
+    boundary::Summary s = boundary::aggregate(counts_, thresholds_);
+    auto pct = [](double v) { return std::round(v * 1e6) / 1e4; };
+    OrderedJson r;
+    r["odsF"] = pct(s.ods_f);
+    r["oisF"] = pct(s.ois_f);
+    r["AP"] = pct(s.ap);
+    r["odsP"] = pct(s.ods_p);
+    r["odsR"] = pct(s.ods_r);
+    r["odsT"] = s.ods_t;
+    r["max_dist"] = max_dist_;
+    r["thresholds"] = thresholds_.size();
+    r["images"] = images_;
+    return r;
+  }
+  std::size_t images() const override { return images_; }
+
+ private:
+  struct Job {
+    cv::Mat prediction, gt;
+  };
+
+  void work() {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [&] { return done_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        space_.notify_all();
+      }
+      try {
+        auto c = boundary::image_counts(job.prediction, job.gt, thresholds_, max_dist_, 1);
+        std::lock_guard<std::mutex> lock(mutex_);
+        counts_.push_back(std::move(c));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  std::vector<double> thresholds_;
+  double max_dist_;
+  int threads_;
+  std::size_t images_ = 0;
+  std::vector<std::vector<boundary::Counts>> counts_;
+  std::deque<Job> queue_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Metric> make_boundary_metric(const MetricOptions& o) { return std::make_unique<BoundaryMetric>(o); }
+
+}  // namespace densemtl::eval
