@@ -112,11 +112,35 @@ TEST(BoundaryMatch, ExactOnRandomSmallCasesAgainstExhaustiveSearch) {
         g.push_back(q);
       }
     }
-    // The solver visits pixels in raster order; so must the brute force (same cost either way).
-    Match exact = correspond(pm, gm, max_dist);
     Match brute = brute_force(p, g, max_dist * 20.0);
-    ASSERT_EQ(exact.cost, brute.cost) << "trial " << trial;
-    ASSERT_EQ(exact.matches, brute.matches) << "trial " << trial;
+    for (Algorithm alg : {Algorithm::Auction, Algorithm::SuccessiveShortestPaths}) {
+      Match exact = correspond(pm, gm, max_dist, 100.0, alg);
+      ASSERT_EQ(exact.cost, brute.cost) << "trial " << trial;
+      ASSERT_EQ(exact.matches, brute.matches) << "trial " << trial;
+    }
+  }
+}
+
+TEST(BoundaryMatch, AuctionAndShortestPathsAgreeOnLargerMaps) {
+  // Beyond exhaustive search: the two exact solvers must reach the same optimal cost (and, here,
+  // the same number of matches) on contour-like maps with thousands of pixels.
+  Rng rng(23);
+  for (int trial = 0; trial < 12; ++trial) {
+    const int h = 90, w = 120;
+    cv::Mat gt = cv::Mat::zeros(h, w, CV_8U), pred = gt.clone();
+    for (int k = 0; k < 8; ++k) {
+      cv::Point a(rng.randint(0, w - 1), rng.randint(0, h - 1)), b(rng.randint(0, w - 1), rng.randint(0, h - 1));
+      cv::line(gt, a, b, cv::Scalar(1));
+      cv::Point d(rng.randint(-2, 2), rng.randint(-2, 2));
+      if (rng.bernoulli(0.8)) cv::line(pred, a + d, b + d, cv::Scalar(1));
+    }
+    for (int k = 0; k < 60; ++k) pred.at<std::uint8_t>(rng.randint(0, h - 1), rng.randint(0, w - 1)) = 1;
+    double max_dist = rng.uniform(0.01, 0.04);  // radius 1.5 to 6 px
+    Match a = correspond(pred, gt, max_dist, 100.0, Algorithm::Auction);
+    Match b = correspond(pred, gt, max_dist, 100.0, Algorithm::SuccessiveShortestPaths);
+    EXPECT_EQ(a.cost, b.cost) << "trial " << trial;
+    EXPECT_EQ(a.matches, b.matches) << "trial " << trial;
+    EXPECT_GT(a.matches, 0);
   }
 }
 

@@ -6,10 +6,11 @@
 //     pixels with BSDS's cost model: integer costs round(100 d) for pixels at Euclidean distance
 //     d <= maxDist * diagonal, and round(100 * outlierCost * maxDist * diagonal) for every pixel
 //     left unmatched (outlierCost = 100). BSDS solves this with Goldberg's CSA on a sparse graph
-//     with random outlier edges (approximate); densemtl solves it exactly with a primal-dual
-//     successive-shortest-path algorithm (Dijkstra with potentials, then a blocking set of
-//     augmenting paths of zero reduced cost per phase), per connected component of the gated
-//     graph;
+//     with random outlier edges (approximate); densemtl solves it exactly, per connected component
+//     of the gated graph, with a primal-dual successive-shortest-path algorithm (Dijkstra with
+//     potentials from the side with fewer free pixels, then a blocking set of tight augmenting
+//     paths per phase), or with Bertsekas' forward auction and epsilon scaling on BSDS's own
+//     perfect-assignment formulation (the two agree; the tests check it);
 //   * per image and threshold the counts (matched GT, GT, matched prediction, prediction), and
 //     ODS-F, OIS-F and AP aggregated as SEISM does.
 #pragma once
@@ -30,9 +31,40 @@ struct Match {
   std::int64_t cost = 0;      // total cost in BSDS's integer units (matches + outliers)
 };
 
+// Two exact solvers of the same problem (both optimal; the tests check they agree):
+enum class Algorithm {
+  SuccessiveShortestPaths,  // primal-dual successive shortest paths (the default: faster here)
+  Auction                   // forward auction with epsilon scaling
+};
+
+// The ground-truth side of the correspondence, prepared once per image: the boundary pixels, a
+// pixel -> index grid and the gate's offsets with their integer costs.
+class GroundTruth {
+ public:
+  GroundTruth(const cv::Mat& boundaries, double max_dist, double outlier_cost = 100.0);
+  cv::Size size() const { return size_; }
+  std::size_t pixels() const { return points_.size(); }
+
+ private:
+  friend Match correspond(const cv::Mat&, const GroundTruth&, Algorithm);
+  struct Offset {
+    int dy, dx;
+    std::int64_t cost;
+  };
+  cv::Size size_;
+  double radius_ = 0;
+  std::int64_t outlier_ = 0;
+  std::vector<int> grid_;
+  std::vector<cv::Point> points_;
+  std::vector<Offset> offsets_;
+};
+
+Match correspond(const cv::Mat& prediction, const GroundTruth& ground_truth, Algorithm algorithm = Algorithm::SuccessiveShortestPaths);
+
 // Exact BSDS correspondence of two binary maps (CV_8U, non-zero = boundary) of the same size.
 // `max_dist` is a fraction of the image diagonal.
-Match correspond(const cv::Mat& prediction, const cv::Mat& ground_truth, double max_dist, double outlier_cost = 100.0);
+Match correspond(const cv::Mat& prediction, const cv::Mat& ground_truth, double max_dist, double outlier_cost = 100.0,
+                 Algorithm algorithm = Algorithm::SuccessiveShortestPaths);
 
 // The default thresholds 0.01, 0.02, ..., 0.99 (n = 99) or n evenly spaced in (0, 1).
 std::vector<double> thresholds(int n = 99);
