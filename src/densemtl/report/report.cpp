@@ -44,7 +44,10 @@ Entry load_entry(const fs::path& dir) {
   Entry e;
   e.dir = dir;
   e.summary = run.summary;
-  e.name = run.name();
+  fs::path folder = fs::path(dir).lexically_normal();
+  if (folder.filename().empty()) folder = folder.parent_path();
+  e.name = folder.filename().string();
+  if (e.name.empty()) e.name = run.name();
   e.architecture = run.config.get_string("model.architecture");
   e.backbone = run.config.get_string("backbone.name");
   e.width = run.config.get_float("model.width");
