@@ -189,6 +189,32 @@ TEST(TorchFile, BadFilesAreNamed) {
   test::expect_error([&] { torchfile::load_state_dict(dir.path() / "none.pth"); }, {"none.pth", "not found"});
 }
 
+TEST(Weights, ImageNetStyleBackboneWeightsLoadByTorchvisionNames) {
+  test::TempDir dir;
+  // A torchvision-style ResNet-18 state dict: backbone names without a prefix, plus the
+  // classification head (fc.*) that densemtl ignores.
+  Architecture source = make_architecture(spec("single_task", "resnet18", {"semseg"}, kPascal, 0.25));
+  c10::Dict<std::string, at::Tensor> sd;
+  for (const auto& p : source->named_parameters())
+    if (p.key().rfind("backbone.", 0) == 0) sd.insert(p.key().substr(9), p.value().detach().clone());
+  for (const auto& b : source->named_buffers())
+    if (b.key().rfind("backbone.", 0) == 0) sd.insert(b.key().substr(9), b.value().clone());
+  sd.insert("fc.weight", torch::randn({1000, 128}));
+  sd.insert("fc.bias", torch::randn({1000}));
+  std::vector<char> bytes = torch::pickle_save(sd);
+  std::ofstream(dir.path() / "resnet18.pth", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  Architecture target = make_architecture(spec("baseline", "resnet18", {"semseg", "depth"}, kNyud, 0.25));
+  load_backbone_weights(*target, dir.path() / "resnet18.pth");
+  auto want = source->named_parameters();
+  std::size_t compared = 0;
+  for (const auto& p : target->named_parameters()) {
+    if (p.key().rfind("backbone.", 0) != 0) continue;
+    EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    ++compared;
+  }
+  EXPECT_GT(compared, 40u);
+}
+
 TEST(Weights, ACheckpointOfAnotherModelIsRefusedWithNames) {
   test::TempDir dir;
   // A state dict of a full-width model, in the zip container torch.save writes.

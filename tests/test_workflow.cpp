@@ -14,6 +14,7 @@
 #include "densemtl/core/json.h"
 #include "densemtl/data/io/image.h"
 #include "densemtl/data/io/npy.h"
+#include "fixtures.h"
 #include "test_util.h"
 
 namespace densemtl {
@@ -140,6 +141,31 @@ TEST(Workflow, TrainEvaluatePredictReportImport) {
   Result typo = run("train --config " + (d / "mt.yaml").string() + " --set train.epoch=3");
   EXPECT_EQ(typo.status, 1);
   EXPECT_NE(typo.output.find("unknown key 'train.epoch'"), std::string::npos) << typo.output;
+}
+
+TEST(Workflow, EvaluatePrintsBoundaryScoresForANyudFixture) {
+  test::TempDir dir;
+  const fs::path d = dir.path();
+  test::write_nyud_fixture(d / "nyud", 2, 3, 24, 32);
+  // Predictions: the ground-truth boundaries themselves (odsF 100), and an empty map.
+  for (const char* id : {"1002", "1003", "1004"}) {
+    cv::Mat edge = npy::read_mat(d / "nyud" / "edge" / (std::string(id) + ".npy"), 1), png;
+    edge.convertTo(png, CV_8U, 255);
+    image::write(d / "perfect" / "edge" / (std::string(id) + ".png"), png);
+    image::write(d / "empty" / "edge" / (std::string(id) + ".png"), cv::Mat::zeros(24, 32, CV_8U));
+  }
+  Result r = run("evaluate --dataset " + (d / "nyud").string() + " --split val --predictions " + (d / "perfect").string() +
+                 " --json " + (d / "m.json").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("odsF 100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oisF"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("AP"), std::string::npos) << r.output;
+  Json m = read_json(d / "m.json");
+  EXPECT_DOUBLE_EQ(m["edge"]["odsF"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(m["edge"]["max_dist"].get<double>(), 0.011);  // NYUD's tolerance
+  Result e = run("evaluate --dataset " + (d / "nyud").string() + " --split val --predictions " + (d / "empty").string());
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("odsF 0"), std::string::npos) << e.output;
 }
 
 }  // namespace densemtl
