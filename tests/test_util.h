@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -43,5 +47,20 @@ inline void expect_error(const std::function<void()>& body, std::initializer_lis
   ADD_FAILURE() << "expected a densemtl::Error";
 }
 inline void expect_error(const std::function<void()>& body, const std::string& part) { expect_error(body, {part}); }
+
+// Runs the densemtl binary (quietly) with `args`; returns its exit status and combined output.
+struct CommandResult {
+  int status;
+  std::string output;
+};
+inline CommandResult run_densemtl(const std::string& args) {
+  std::string cmd = std::string(DENSEMTL_BINARY) + " -q " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 }  // namespace densemtl::test

@@ -21,20 +21,8 @@ namespace densemtl {
 
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(DENSEMTL_BINARY) + " -q " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = test::CommandResult;
+Result run(const std::string& args) { return test::run_densemtl(args); }
 
 std::string config_text(const fs::path& data, const std::string& arch, const std::string& tasks) {
   return "data:\n  dataset: synthetic\n  root: " + data.string() + "\n  val_split: val\n  input_size: [32, 40]\n  workers: 1\n" +

@@ -1,35 +1,17 @@
 // Saliency: a binary foreground mask, predicted as one logit per pixel.
-#include <opencv2/imgproc.hpp>
-
-#include "densemtl/tasks/colour.h"
-#include "densemtl/tasks/encode.h"
-#include "densemtl/tasks/losses.h"
-#include "densemtl/tasks/task.h"
+#include "densemtl/tasks/kinds.h"
 
 namespace densemtl::tasks {
 
 namespace {
 
-class Saliency : public Task {
+class Saliency : public BinaryMapTask {
  public:
   std::string name() const override { return "sal"; }
   std::string title() const override { return "Saliency"; }
-  LabelKind kind() const override { return LabelKind::Binary; }
-  int output_channels(const data::DatasetInfo&) const override { return 1; }
-  int train_interpolation() const override { return cv::INTER_NEAREST; }
-  int infer_interpolation() const override { return cv::INTER_LINEAR; }
-  cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
-    return draw_gray(value);
-  }
   // Batch-balanced BCE: the positive weight is the batch's share of negatives.
   at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
     return balanced_bce_loss(out, label, std::nullopt);
-  }
-  cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override { return encode_probability(out, original); }
-  cv::Mat decode_prediction(const cv::Mat& stored) const override {
-    cv::Mat f;
-    stored.convertTo(f, CV_32F, 1.0 / 255);
-    return f;
   }
   std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_saliency_metric(); }
   // Delta_m uses saliency's mIoU (max over thresholds), not maxF, as the reference.
