@@ -19,7 +19,7 @@ packages=(
   gnuplot-nox
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy python3-opencv)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-opencv)
 fi
 
 missing=()

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "densemtl/models/build.h"
+#include "densemtl/models/inference.h"
 #include "densemtl/models/torch_file.h"
 #include "test_util.h"
 
@@ -159,6 +160,34 @@ TEST(Models, MacCounterCountsConvolutions) {
   std::int64_t a = count_macs(*m, 32, 32), b = count_macs(*m, 64, 64);
   EXPECT_GT(a, 0);
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 4.0, 0.05);  // FLOPs scale with pixels
+}
+
+TEST(Inference, FoldingBatchNormsKeepsTheOutputs) {
+  for (const char* backbone : {"resnet18", "hrnet_w18"}) {
+    torch::manual_seed(3);
+    Architecture m = make_architecture(spec("baseline", backbone, {"semseg", "normals", "depth"}, kNyud, 0.5));
+    {
+      // Non-trivial statistics and affine parameters, so that a wrong fold shows.
+      torch::NoGradGuard g;
+      for (auto& b : m->named_buffers()) {
+        if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0, 0.2);
+        if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+      }
+      for (auto& p : m->named_parameters())
+        if (p.key().find("bn") != std::string::npos || p.value().dim() == 1) p.value().uniform_(-0.5, 1.5);
+    }
+    m->eval();
+    torch::NoGradGuard g;
+    torch::Tensor x = torch::randn({2, 3, 48, 64});
+    ModelOutput before = m->forward(x);
+    int folded = prepare_for_inference(*m);
+    EXPECT_GT(folded, 20) << backbone;
+    ModelOutput after = m->forward(x);
+    for (const auto& [task, t] : before.tasks) {
+      double diff = (t - after.tasks.at(task)).abs().max().item<double>();
+      EXPECT_LT(diff, 1e-3 * std::max(1.0, t.abs().max().item<double>())) << backbone << " " << task;
+    }
+  }
 }
 
 TEST(TorchFile, OrderedDictZipLegacyAndReferenceCheckpointAllLoad) {

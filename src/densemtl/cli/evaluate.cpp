@@ -16,7 +16,7 @@ namespace densemtl::cli {
 
 namespace {
 struct Options {
-  std::string dataset, format, split, predictions, tasks, json, run;
+  std::string dataset, format, split, predictions, tasks, json, run, device = "cpu";
   double edge_max_dist = 0;
   int threads = 0;
 };
@@ -35,6 +35,7 @@ Subcommand add_evaluate(CLI::App& root) {
   app->add_option("--json", o->json, "Write the metrics here as JSON");
   app->add_option("--edge-max-dist", o->edge_max_dist, "Boundary tolerance (fraction of the diagonal; default per dataset)");
   app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--device", o->device, "cpu or cuda (with --run)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   return {app, [o]() {
             setup_torch(o->threads);
             OrderedJson metrics;
@@ -44,7 +45,7 @@ Subcommand add_evaluate(CLI::App& root) {
               train::Run run = train::open_run(o->run);
               auto ds = open_experiment_dataset(run.config);
               std::string split = o->split.empty() ? run.config.get_string("data.test_split") : o->split;
-              models::Architecture model = train::load_run_model(run, ds->info());
+              models::Architecture model = train::load_run_model(run, ds->info(), o->device);
               eval::EvalSetup s;
               s.ids = ds->ids(split);
               s.tasks = tasks::canonical(run.config.get_string_list("tasks.main"));
@@ -54,6 +55,8 @@ Subcommand add_evaluate(CLI::App& root) {
               s.metric = eval::metric_options(ds->info(), o->edge_max_dist > 0 ? o->edge_max_dist : run.config.get_float("eval.edge_max_dist"),
                                               static_cast<int>(run.config.get_int("eval.edge_thresholds")));
               s.predictions = run.predictions(split);
+              s.device = o->device;
+              s.channels_last = run.config.get_bool("model.channels_last");
               s.label = "evaluate";
               metrics = eval::evaluate_model(*model, *ds, s).metrics;
               std::cout << "run " << run.dir.string() << ", split " << split << " (predictions in "

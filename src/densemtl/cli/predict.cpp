@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "densemtl/cli/common.h"
+#include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
@@ -24,7 +25,7 @@ namespace densemtl::cli {
 namespace {
 
 struct Options {
-  std::string run, input, out, split = "test", format;
+  std::string run, input, out, split = "test", format, device = "cpu";
   int threads = 0, limit = 0;
 };
 
@@ -55,11 +56,14 @@ Subcommand add_predict(CLI::App& root) {
   app->add_option("--format", o->format, "Dataset format of a dataset input (detected when not given)")->check(format_validator());
   app->add_option("--limit", o->limit, "At most this many images (0 = all)")->check(CLI::NonNegativeNumber);
   app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   return {app, [o]() {
             setup_torch(o->threads);
             train::Run run = train::open_run(o->run);
             data::DatasetInfo info = train::dataset_info(run.config);
-            models::Architecture model = train::load_run_model(run, info);
+            models::Architecture model = train::load_run_model(run, info, o->device);
+            const torch::Device device = select_device(o->device, "predict");
+            const bool channels_last = run.config.get_bool("model.channels_last");
             std::vector<std::string> task_list = tasks::canonical(run.config.get_string_list("tasks.main"));
             data::PipelineOptions pipe = experiment_pipeline(run.config, info);
 
@@ -87,7 +91,7 @@ Subcommand add_predict(CLI::App& root) {
             if (o->limit > 0 && items.size() > static_cast<std::size_t>(o->limit)) items.resize(static_cast<std::size_t>(o->limit));
 
             fs::path out = o->out;
-            torch::NoGradGuard no_grad;
+            c10::InferenceMode inference;
             ProgressBar bar("predict", static_cast<std::int64_t>(items.size()), "img");
             for (const auto& item : items) {
               data::Sample raw;
@@ -108,12 +112,12 @@ Subcommand add_predict(CLI::App& root) {
               torch::Tensor x = torch::from_blob(normalized.data, {1, normalized.rows, normalized.cols, 3}, torch::kFloat32)
                                     .permute({0, 3, 1, 2})
                                     .contiguous();
-              models::ModelOutput pred = model->forward(x);
+              models::ModelOutput pred = model->forward(to_model_layout(x.to(device), channels_last));
               std::vector<report::Tile> top = {{"input", report::to_rgb8(raw.image)}}, bottom;
               bool has_gt = false;
               for (const auto& t : task_list) {
                 const tasks::Task& task = tasks::get(t);
-                cv::Mat stored = task.encode_prediction(pred.tasks.at(t)[0], original);
+                cv::Mat stored = task.encode_prediction(pred.tasks.at(t)[0].to(torch::kCPU), original);
                 task.write_prediction(eval::prediction_path(out, t, item.name), stored);
                 auto gt = raw.labels.find(t);
                 const cv::Mat* reference = gt != raw.labels.end() ? &gt->second : nullptr;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
@@ -56,14 +57,14 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   loader.start_epoch(0);
   bool was_training = model.is_training();
   model.eval();
-  torch::NoGradGuard no_grad;
-  torch::Device device(s.device);
+  c10::InferenceMode inference;
+  torch::Device device = select_device(s.device, "evaluate");
   EvalResult result;
   std::map<std::string, double> loss_sum;
   std::map<std::string, double> loss_count;
   ProgressBar bar(s.label, static_cast<std::int64_t>(loader.samples()), "img");
   while (auto batch = loader.next()) {
-    models::ModelOutput out = model.forward(batch->image.to(device));
+    models::ModelOutput out = model.forward(to_model_layout(batch->image.to(device), s.channels_last));
     for (const auto& t : s.tasks) {
       torch::Tensor pred = out.tasks.at(t).to(torch::kCPU, torch::kFloat32);
       torch::Tensor l = tasks::get(t).loss(pred, batch->labels.at(t), s.loss);

@@ -28,6 +28,7 @@ struct EvalSetup {
   tasks::Task::LossOptions loss;
   std::optional<fs::path> predictions;  // write the prediction folder here
   std::string device = "cpu";
+  bool channels_last = false;           // feed NHWC inputs (the model's weights are NHWC)
   std::string label = "eval";           // progress bar label
 };
 

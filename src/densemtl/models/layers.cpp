@@ -15,7 +15,14 @@ void MacCounter::add(std::int64_t macs) {
 }
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = torch::nn::Conv2dImpl::forward(x);
+  torch::Tensor y;
+  if (folded_bias.defined()) {
+    namespace F = torch::nn::functional;
+    const auto& o = options;
+    y = F::conv2d(x, weight, F::Conv2dFuncOptions().bias(folded_bias).stride(o.stride()).padding(o.padding()).dilation(o.dilation()).groups(o.groups()));
+  } else {
+    y = torch::nn::Conv2dImpl::forward(x);
+  }
   if (g_counter) {
     const auto& o = options;
     std::int64_t k = o.kernel_size()->at(0) * o.kernel_size()->at(1);
@@ -35,9 +42,25 @@ Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t
   return Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).bias(bias));
 }
 
-torch::nn::BatchNorm2d batch_norm(std::int64_t channels, double momentum) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).momentum(momentum).eps(1e-5));
+BatchNorm2dImpl::BatchNorm2dImpl(std::int64_t channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
+  weight = register_parameter("weight", torch::ones({channels}));
+  bias = register_parameter("bias", torch::zeros({channels}));
+  running_mean = register_buffer("running_mean", torch::zeros({channels}));
+  running_var = register_buffer("running_var", torch::ones({channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
 }
+
+torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
+  if (folded) return x;
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
+                           at::globalContext().userEnabledCuDNN());
+}
+
+BatchNorm2d batch_norm(std::int64_t channels, double momentum) { return BatchNorm2d(channels, momentum, 1e-5); }
 
 std::int64_t scaled(std::int64_t channels, double width) {
   return std::max<std::int64_t>(1, std::llround(static_cast<double>(channels) * width));
@@ -73,10 +96,10 @@ BasicBlockImpl::BasicBlockImpl(std::int64_t inplanes, std::int64_t planes, std::
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor out = torch::relu(bn1(conv1(x)));
+  torch::Tensor out = bn1(conv1(x)).relu_();
   out = bn2(conv2(out));
   out += downsample_ ? downsample_->forward(x) : x;
-  return torch::relu(out);
+  return out.relu_();
 }
 
 BottleneckImpl::BottleneckImpl(std::int64_t inplanes, std::int64_t planes, std::int64_t stride, std::int64_t dilation_first,
@@ -92,11 +115,11 @@ BottleneckImpl::BottleneckImpl(std::int64_t inplanes, std::int64_t planes, std::
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  torch::Tensor out = torch::relu(bn1(conv1(x)));
-  out = torch::relu(bn2(conv2(out)));
+  torch::Tensor out = bn1(conv1(x)).relu_();
+  out = bn2(conv2(out)).relu_();
   out = bn3(conv3(out));
   out += downsample_ ? downsample_->forward(x) : x;
-  return torch::relu(out);
+  return out.relu_();
 }
 
 void IndexedImpl::set(std::size_t index, std::shared_ptr<torch::nn::Module> module) {
@@ -110,7 +133,7 @@ void init_resnet_style(torch::nn::Module& module) {
     if (auto* c = dynamic_cast<torch::nn::Conv2dImpl*>(m.get())) {
       torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
       if (c->bias.defined()) c->bias.zero_();
-    } else if (auto* b = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
+    } else if (auto* b = dynamic_cast<BatchNorm2dImpl*>(m.get())) {
       b->weight.fill_(1.0);
       b->bias.zero_();
     }

@@ -33,8 +33,22 @@ class Conv2dImpl : public torch::nn::Conv2dImpl {
  public:
   using torch::nn::Conv2dImpl::Conv2dImpl;
   torch::Tensor forward(const torch::Tensor& x);
+  // Set when a following batch norm was folded into this convolution (inference only).
+  torch::Tensor folded_bias;
 };
 TORCH_MODULE(Conv2d);
+
+// Batch norm as nn.BatchNorm2d (same parameter and buffer names, same running-statistics update),
+// which can be folded away into the convolution before it for inference.
+class BatchNorm2dImpl : public torch::nn::Module {
+ public:
+  explicit BatchNorm2dImpl(std::int64_t channels, double momentum = 0.1, double eps = 1e-5);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  double momentum, eps;
+  bool folded = false;
+};
+TORCH_MODULE(BatchNorm2d);
 
 class LinearImpl : public torch::nn::LinearImpl {
  public:
@@ -45,7 +59,7 @@ TORCH_MODULE(Linear);
 
 Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1, std::int64_t padding = 0,
             std::int64_t dilation = 1, bool bias = false);
-torch::nn::BatchNorm2d batch_norm(std::int64_t channels, double momentum = 0.1);
+BatchNorm2d batch_norm(std::int64_t channels, double momentum = 0.1);
 // Channel count under the width option: max(1, round(channels * width)).
 std::int64_t scaled(std::int64_t channels, double width);
 
@@ -63,7 +77,7 @@ class BasicBlockImpl : public torch::nn::Module {
 
  private:
   Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -77,7 +91,7 @@ class BottleneckImpl : public torch::nn::Module {
 
  private:
   Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(Bottleneck);

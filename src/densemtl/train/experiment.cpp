@@ -42,6 +42,7 @@ const Spec& experiment_schema() {
           required(choice("head", "", {"deeplab", "hrnet"}, "Task head: DeepLab-v3 ASPP (ResNet) or HRNet head")),
           exclusive_min(real("width", 1.0, 0.0, 1.0, "Channel width multiplier (1 = the reference networks; < 1 for small CPU runs, parameter counts then differ)")),
           path("weights", "", "Checkpoint of the survey's Python code to import (optional)"),
+          boolean("channels_last", true, "Keep weights and activations in NHWC order (faster convolutions through oneDNN on CPU and on recent GPUs)"),
       }),
       section("backbone", "Encoder", {
           required(choice("name", "", {"resnet18", "resnet50", "hrnet_w18"}, "Backbone network")),
@@ -68,6 +69,7 @@ const Spec& experiment_schema() {
           integer("batch_size", 8, 1, 4096, "Training batch size"),
           boolean("drop_last", true, "Drop the last incomplete batch of an epoch"),
           integer("eval_every", 1, 0, 1e6, "Validate every N epochs (0 = only after the last)"),
+          choice("amp", "none", {"none", "bf16"}, "Mixed precision on CUDA: bf16 autocast (device: cuda only)"),
       }),
       section("eval", "Evaluation", {
           integer("batch_size", 8, 1, 4096, "Evaluation batch size"),

@@ -3,10 +3,12 @@
 #include <sys/resource.h>
 #include <torch/torch.h>
 
+#include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/models/build.h"
+#include "densemtl/models/inference.h"
 #include "densemtl/train/experiment.h"
 
 namespace densemtl::train {
@@ -101,7 +103,7 @@ void load_weights(models::ArchitectureImpl& model, const fs::path& file) {
   read_model(a, model, file.string());
 }
 
-models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info) {
+models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info, const std::string& device) {
   models::Architecture model = models::make_architecture(models::model_spec(run.config, info));
   if (fs::exists(run.best())) {
     load_weights(*model, run.best());
@@ -110,7 +112,8 @@ models::Architecture load_run_model(const Run& run, const data::DatasetInfo& inf
   } else {
     fail("{}: the run has no trained model yet (no best.pt or checkpoint.pt)", run.dir.string());
   }
-  model->eval();
+  model->to(select_device(device, run.dir.string()));
+  models::prepare_for_inference(*model, run.config.get_bool("model.channels_last"));
   return model;
 }
 

@@ -49,8 +49,10 @@ void read_model(torch::serialize::InputArchive& archive, torch::nn::Module& mode
 // Model weights written atomically / read back (best.pt).
 void save_weights(models::ArchitectureImpl& model, const fs::path& file);
 void load_weights(models::ArchitectureImpl& model, const fs::path& file);
-// The run's final model: best.pt, or the last checkpoint's model when there is no best.pt.
-models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info);
+// The run's final model: best.pt, or the last checkpoint's model when there is no best.pt,
+// prepared for inference (batch norms folded, NHWC weights when the run trained that way) on
+// `device`.
+models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info, const std::string& device = "cpu");
 
 // Peak resident memory of this process in MB.
 double peak_memory_mb();

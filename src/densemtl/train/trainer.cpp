@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "densemtl/balancing/balancer.h"
+#include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
 #include "densemtl/core/progress.h"
@@ -18,6 +19,7 @@
 #include "densemtl/data/loader.h"
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/models/build.h"
+#include "densemtl/models/inference.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/train/experiment.h"
 #include "densemtl/train/optim.h"
@@ -207,9 +209,10 @@ TrainResult train(const TrainOptions& options) {
   setup_torch(static_cast<int>(cfg.get_int("threads")));
   const std::uint64_t seed = static_cast<std::uint64_t>(cfg.get_int("seed"));
   seed_torch(seed);
-  if (cfg.get_string("device") != "cpu" && !torch::cuda::is_available())
-    fail("{}: device: cuda requested but this LibTorch has no usable CUDA device", cfg.source());
-  torch::Device device(cfg.get_string("device"));
+  const torch::Device device = select_device(cfg.get_string("device"), cfg.source());
+  const bool channels_last = cfg.get_bool("model.channels_last");
+  const bool amp = cfg.get_string("train.amp") == "bf16";
+  if (amp && !device.is_cuda()) fail("{}: train.amp: bf16 needs device: cuda", cfg.source());
 
   // Data.
   auto dataset = open_experiment_dataset(cfg);
@@ -248,6 +251,7 @@ TrainResult train(const TrainOptions& options) {
   // Model, balancer, optimizer.
   models::Architecture model = models::build_model(cfg, info);
   model->to(device);
+  if (channels_last) models::to_channels_last(*model);
   balancing::Options bo = balancing::options_from_config(cfg);
   std::unique_ptr<balancing::Balancer> balancer = balancing::make_balancer(bo);
   std::vector<torch::Tensor> params = model->parameters();
@@ -276,6 +280,7 @@ TrainResult train(const TrainOptions& options) {
   val_setup.metric = eval::metric_options(info, cfg.get_float("eval.edge_max_dist"), static_cast<int>(cfg.get_int("eval.edge_thresholds")));
   val_setup.loss = loss_options;
   val_setup.device = cfg.get_string("device");
+  val_setup.channels_last = channels_last;
   val_setup.label = "validate";
 
   log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}", name, cfg.get_string("model.architecture"),
@@ -293,13 +298,17 @@ TrainResult train(const TrainOptions& options) {
     while (auto batch = loader.next()) {
       if (schedule.per_iteration)
         set_learning_rate(*optimizer, schedule.rate(static_cast<double>(state.step), static_cast<double>(steps_per_epoch * epochs)));
-      torch::Tensor image = batch->image.to(device, /*non_blocking=*/true);
-      models::ModelOutput out = model->forward(image);
+      torch::Tensor image = to_model_layout(batch->image.to(device, /*non_blocking=*/true), channels_last);
+      models::ModelOutput out;
+      {
+        Autocast autocast(amp, device);
+        out = model->forward(image);
+      }
       std::map<std::string, torch::Tensor> losses;
       for (const auto& t : main_tasks)
-        losses[t] = tasks::get(t).loss(out.tasks.at(t), batch->labels.at(t).to(device, true), loss_options);
+        losses[t] = tasks::get(t).loss(out.tasks.at(t).to(torch::kFloat32), batch->labels.at(t).to(device, true), loss_options);
       for (const auto& aux : out.aux) {
-        torch::Tensor up = models::upsample(aux.value, image.size(2), image.size(3));
+        torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
         torch::Tensor l = tasks::get(aux.task).loss(up, batch->labels.at(aux.task).to(device, true), loss_options);
         losses[aux.task] = losses.count(aux.task) ? losses[aux.task] + l : l;
       }
@@ -395,6 +404,8 @@ TrainResult train(const TrainOptions& options) {
   summary["val_images"] = val_ids.size();
   summary["val_metrics"] = state.best_val;
   if (options.evaluate_test) {
+    // Scored as evaluate --run scores it: batch norms folded for inference.
+    models::prepare_for_inference(*model, channels_last);
     eval::EvalSetup test = val_setup;
     test.ids = test_ids;
     test.predictions = run.predictions(cfg.get_string("data.test_split"));

@@ -34,7 +34,7 @@ class HRNetImpl : public BackboneImpl {
   Features run_transition(const Indexed& t, const Features& x, std::size_t branches);
 
   Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential layer1{nullptr};
   torch::nn::ModuleList stage2{nullptr}, stage3{nullptr}, stage4{nullptr};
   Indexed transition1{nullptr}, transition2{nullptr}, transition3{nullptr};

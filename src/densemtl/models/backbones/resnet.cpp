@@ -58,7 +58,7 @@ Features ResNetImpl::forward_stage(std::size_t stage, const Features& in) {
   switch (stage) {
     case 0: {
       namespace F = torch::nn::functional;
-      torch::Tensor y = torch::relu(bn1(conv1(x)));
+      torch::Tensor y = bn1(conv1(x)).relu_();
       return {F::max_pool2d(y, F::MaxPool2dFuncOptions(3).stride(2).padding(1))};
     }
     case 1: return {layer1->forward(x)};

@@ -20,7 +20,7 @@ class ResNetImpl : public BackboneImpl {
   torch::nn::Sequential make_layer(std::int64_t& inplanes, std::int64_t planes, int blocks, std::int64_t stride, int dilate);
 
   Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   std::vector<std::int64_t> channels_;
 };

@@ -15,7 +15,7 @@ class AsppPoolingImpl : public torch::nn::Module {
 
  private:
   Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(AsppPooling);
 
@@ -39,7 +39,7 @@ class DeepLabHeadImpl : public HeadImpl {
  private:
   Aspp aspp{nullptr};
   Conv2d conv{nullptr}, classifier{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 
 }  // namespace densemtl::models

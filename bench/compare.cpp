@@ -1,0 +1,235 @@
+// densemtl's side of the comparison benchmark (bench/compare.py runs it beside the PyTorch
+// version, bench/python/compare.py). One measurement per process, one JSON line on stdout:
+//   densemtl_bench_compare train  --model st_r18|mt_r18|mt_hrnet --size HxW --batch B [--threads T] [--iters N] [--warmup W]
+//   densemtl_bench_compare infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W] [--plain]
+// --plain turns off what densemtl does by default (NHWC layout; for inference, folded batch norms).
+//   densemtl_bench_compare data   --data DIR --size HxW --batch B [--workers W] [--iters N] [--warmup W]
+//   densemtl_bench_compare matmul [--threads T]
+// Times are medians over the timed iterations; peak_rss_mb is the process's maximum resident size.
+#include <sys/resource.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "densemtl/core/rng.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/core/torch_setup.h"
+#include "densemtl/data/dataset.h"
+#include "densemtl/data/loader.h"
+#include "densemtl/models/build.h"
+#include "densemtl/models/inference.h"
+#include "densemtl/tasks/registry.h"
+
+using namespace densemtl;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Args {
+  std::string what, model = "mt_r18", data = "data/scenes";
+  int height = 96, width = 128, batch = 4, threads = 2, iters = 5, warmup = 2, workers = 2;
+  bool plain = false;
+};
+
+const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 40}, {"normals", 3}, {"edge", 1}, {"depth", 1}};
+
+models::Architecture build(const std::string& name) {
+  models::ModelSpec s;
+  s.architecture = name == "st_r18" ? "single_task" : "baseline";
+  s.backbone.name = name == "mt_hrnet" ? "hrnet_w18" : "resnet18";
+  s.head.name = name == "mt_hrnet" ? "hrnet" : "deeplab";
+  s.tasks = name == "st_r18" ? std::vector<std::string>{"semseg"} : std::vector<std::string>{"semseg", "normals", "edge", "depth"};
+  for (const auto& t : s.tasks) s.outputs[t] = kOutputs.at(t);
+  return models::make_architecture(s);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double peak_rss_mb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// Random labels of plausible content (the same recipe as the Python side, not the same values).
+std::map<std::string, torch::Tensor> make_labels(const std::vector<std::string>& tasks, int b, int h, int w) {
+  std::map<std::string, torch::Tensor> y;
+  for (const auto& t : tasks) {
+    if (t == "semseg") {
+      torch::Tensor s = torch::randint(0, 40, {b, 1, h, w}).to(torch::kFloat32);
+      s.masked_fill_(torch::rand({b, 1, h, w}) < 0.05, 255.0);
+      y[t] = s;
+    } else if (t == "normals") {
+      torch::Tensor n = torch::randn({b, 3, h, w});
+      y[t] = n / n.norm(2, 1, true);
+    } else if (t == "edge") {
+      y[t] = (torch::rand({b, 1, h, w}) < 0.05).to(torch::kFloat32);
+    } else {
+      torch::Tensor d = torch::rand({b, 1, h, w}) * 9.5 + 0.5;
+      d.masked_fill_(torch::rand({b, 1, h, w}) < 0.02, 255.0);
+      y[t] = d;
+    }
+  }
+  return y;
+}
+
+void report(const Args& a, const std::string& extra) {
+  std::printf("{\"side\": \"densemtl\", \"what\": \"%s\", \"model\": \"%s\", \"threads\": %d, %s, \"peak_rss_mb\": %.1f}\n",
+              a.what.c_str(), a.model.c_str(), a.threads, extra.c_str(), peak_rss_mb());
+}
+
+int train_step(const Args& a) {
+  torch::manual_seed(0);
+  models::Architecture model = build(a.model);
+  model->train();
+  const bool nhwc = !a.plain;  // densemtl's default (model.channels_last)
+  if (nhwc) models::to_channels_last(*model);
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4).weight_decay(1e-4));
+  torch::Tensor x = torch::randn({a.batch, 3, a.height, a.width});
+  if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  auto labels = make_labels(model->spec().tasks, a.batch, a.height, a.width);
+  tasks::Task::LossOptions lo;
+  std::vector<double> times;
+  for (int it = 0; it < a.warmup + a.iters; ++it) {
+    auto t0 = Clock::now();
+    opt.zero_grad();
+    models::ModelOutput out = model->forward(x);
+    torch::Tensor total;
+    for (const auto& t : model->spec().tasks) {
+      torch::Tensor l = tasks::get(t).loss(out.tasks.at(t), labels.at(t), lo);
+      total = total.defined() ? total + l : l;
+    }
+    total.backward();
+    opt.step();
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (it >= a.warmup) times.push_back(ms);
+  }
+  double gflops = 2.0 * static_cast<double>(models::count_macs(*model, a.height, a.width)) / 1e9;
+  report(a, fmt::format("\"batch\": {}, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"params\": {}, \"plain\": {}",
+                        a.batch, a.height, a.width, median(times), gflops, models::count_parameters(*model).total, a.plain ? "true" : "false"));
+  return 0;
+}
+
+int inference(const Args& a) {
+  torch::manual_seed(0);
+  models::Architecture model = build(a.model);
+  model->eval();
+  double gflops = 2.0 * static_cast<double>(models::count_macs(*model, a.height, a.width)) / 1e9;
+  const bool nhwc = !a.plain;  // densemtl's defaults: batch norms folded, NHWC
+  if (!a.plain) models::prepare_for_inference(*model, nhwc);
+  torch::Tensor x = torch::randn({1, 3, a.height, a.width});
+  if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  std::vector<double> times;
+  c10::InferenceMode guard;
+  for (int it = 0; it < a.warmup + a.iters; ++it) {
+    auto t0 = Clock::now();
+    models::ModelOutput out = model->forward(x);
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (it >= a.warmup) times.push_back(ms);
+  }
+  report(a, fmt::format("\"batch\": 1, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"plain\": {}",
+                        a.height, a.width, median(times), gflops, a.plain ? "true" : "false"));
+  return 0;
+}
+
+int data_pipeline(const Args& a) {
+  auto ds = data::open_dataset(a.data);
+  data::PipelineOptions p;
+  p.size = cv::Size(a.width, a.height);
+  p.augment.flip = true;
+  p.augment.scales = {1.0, 1.2, 1.5};
+  p.normals_y_down = ds->info().normals_y_down;
+  data::LoaderOptions lo;
+  lo.batch_size = a.batch;
+  lo.shuffle = true;
+  lo.drop_last = true;
+  lo.workers = a.workers;
+  lo.prefetch = 2;
+  std::vector<std::string> task_list = {"semseg", "normals", "edge", "depth"};
+  data::Loader loader(*ds, ds->ids("train"), task_list, data::Pipeline(p, true), lo);
+  loader.start_epoch(0);
+  int batches = 0;
+  Clock::time_point start;
+  for (int it = 0; it < a.warmup + a.iters; ++it) {
+    if (it == a.warmup) start = Clock::now();
+    auto b = loader.next();
+    if (!b) break;
+    if (it >= a.warmup) ++batches;
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report(a, fmt::format("\"batch\": {}, \"size\": [{}, {}], \"workers\": {}, \"images_per_second\": {:.2f}", a.batch, a.height, a.width,
+                        a.workers, batches * a.batch / seconds));
+  return 0;
+}
+
+// Two ceilings: a 2048^3 matrix multiply through BLAS (torch::mm), and the same kind of work as
+// a large 1x1 convolution in NHWC, which LibTorch runs through oneDNN's JIT kernels.
+int matmul(const Args& a) {
+  auto time_it = [](const std::function<void()>& f) {
+    std::vector<double> times;
+    for (int it = 0; it < 3 + 10; ++it) {
+      auto t0 = Clock::now();
+      f();
+      double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (it >= 3) times.push_back(s);
+    }
+    return median(times);
+  };
+  const int n = 2048;
+  torch::Tensor x = torch::randn({n, n}), y = torch::randn({n, n});
+  double blas = 2.0 * n * n * static_cast<double>(n) / time_it([&] { torch::mm(x, y); }) / 1e9;
+  torch::Tensor in = torch::randn({16, 512, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast);
+  torch::Tensor w = torch::randn({512, 512, 1, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+  double onednn = 2.0 * 16 * 512 * 512 * 64 * 64 / time_it([&] { torch::conv2d(in, w); }) / 1e9;
+  report(a, fmt::format("\"gflops_per_second\": {:.2f}, \"onednn_gflops_per_second\": {:.2f}", blas, onednn));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: densemtl_bench_compare train|infer|data|matmul [options]\n");
+    return 2;
+  }
+  Args a;
+  a.what = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error("missing value for " + k);
+      return argv[++i];
+    };
+    if (k == "--model") a.model = value();
+    else if (k == "--data") a.data = value();
+    else if (k == "--size") std::tie(a.height, a.width) = parse_size(value(), "--size");
+    else if (k == "--batch") a.batch = std::stoi(value());
+    else if (k == "--threads") a.threads = std::stoi(value());
+    else if (k == "--iters") a.iters = std::stoi(value());
+    else if (k == "--warmup") a.warmup = std::stoi(value());
+    else if (k == "--workers") a.workers = std::stoi(value());
+    else if (k == "--plain") a.plain = true;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  setup_torch(a.threads);
+  if (a.what == "train") return train_step(a);
+  if (a.what == "infer") return inference(a);
+  if (a.what == "data") return data_pipeline(a);
+  if (a.what == "matmul") return matmul(a);
+  std::fprintf(stderr, "unknown measurement %s\n", a.what.c_str());
+  return 2;
+}
