@@ -1,11 +1,16 @@
 // densemtl's side of the comparison benchmark (bench/compare.py runs it beside the PyTorch
 // version, bench/python/compare.py). One measurement per process, one JSON line on stdout:
 //   densemtl_bench_compare train  --model st_r18|mt_r18|mt_hrnet --size HxW --batch B [--threads T] [--iters N] [--warmup W]
-//   densemtl_bench_compare infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W] [--plain]
+//   densemtl_bench_compare infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W] [--plain] [--graph]
 // --plain turns off what densemtl does by default (NHWC layout; for inference, folded batch norms).
 //   densemtl_bench_compare data   --data DIR --size HxW --batch B [--workers W] [--iters N] [--warmup W]
 //   densemtl_bench_compare matmul [--threads T]
-// Times are medians over the timed iterations; peak_rss_mb is the process's maximum resident size.
+// On a GPU (CUDA build of LibTorch): --device cuda, --amp (bf16 autocast), and for inference
+// --graph (the forward pass captured once as a CUDA graph and replayed).
+// --count-ops (train): also counts the operators dispatched in one training step, by name (the
+// CPU-side work a GPU step has to launch; compare with the Python side's count).
+// Times are medians over the timed iterations (the GPU synchronised before each clock reading);
+// peak_rss_mb is the process's maximum resident size, peak_gpu_mb the caching allocator's peak.
 #include <sys/resource.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -19,6 +24,18 @@
 #include <string>
 #include <vector>
 
+#ifdef DENSEMTL_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include <ATen/record_function.h>
+
+#include <mutex>
+
+#include "densemtl/core/device.h"
 #include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
@@ -34,10 +51,65 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Args {
-  std::string what, model = "mt_r18", data = "data/scenes";
+  std::string what, model = "mt_r18", data = "data/scenes", device = "cpu";
   int height = 96, width = 128, batch = 4, threads = 2, iters = 5, warmup = 2, workers = 2;
-  bool plain = false;
+  bool plain = false, amp = false, graph = false, count_ops = false;
 };
+
+// Counts every operator dispatched while alive (all threads: backward may run on others).
+class OpCounter {
+ public:
+  OpCounter() {
+    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(
+                                        [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+                                          std::lock_guard<std::mutex> lock(mutex());
+                                          ++counts()[fn.name()];
+                                          return nullptr;
+                                        })
+                                        .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
+  }
+  ~OpCounter() { at::removeCallback(handle_); }
+  static std::map<std::string, long>& counts() {
+    static std::map<std::string, long> c;
+    return c;
+  }
+  // {"total": N, "top": {"name": n, ...}} with the `top` most frequent names.
+  static std::string json(std::size_t top) {
+    std::vector<std::pair<long, std::string>> v;
+    long total = 0;
+    for (const auto& [name, n] : counts()) {
+      v.emplace_back(n, name);
+      total += n;
+    }
+    std::sort(v.rbegin(), v.rend());
+    std::string s = fmt::format("{{\"total\": {}, \"top\": {{", total);
+    for (std::size_t i = 0; i < std::min(top, v.size()); ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", v[i].second, v[i].first);
+    return s + "}}";
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  at::CallbackHandle handle_;
+};
+
+c10::Device g_device(c10::kCPU);
+
+void sync() {
+  if (g_device.is_cuda()) torch::cuda::synchronize();
+}
+
+double peak_gpu_mb() {
+#ifdef DENSEMTL_WITH_CUDA
+  if (g_device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
+  }
+#endif
+  return 0.0;
+}
 
 const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 40}, {"normals", 3}, {"edge", 1}, {"depth", 1}};
 
@@ -85,39 +157,53 @@ std::map<std::string, torch::Tensor> make_labels(const std::vector<std::string>&
 }
 
 void report(const Args& a, const std::string& extra) {
-  std::printf("{\"side\": \"densemtl\", \"what\": \"%s\", \"model\": \"%s\", \"threads\": %d, %s, \"peak_rss_mb\": %.1f}\n",
-              a.what.c_str(), a.model.c_str(), a.threads, extra.c_str(), peak_rss_mb());
+  std::printf("{\"side\": \"densemtl\", \"what\": \"%s\", \"model\": \"%s\", \"threads\": %d, \"device\": \"%s\", \"amp\": %s, %s, "
+              "\"peak_rss_mb\": %.1f, \"peak_gpu_mb\": %.1f}\n",
+              a.what.c_str(), a.model.c_str(), a.threads, a.device.c_str(), a.amp ? "true" : "false", extra.c_str(), peak_rss_mb(),
+              peak_gpu_mb());
 }
 
 int train_step(const Args& a) {
   torch::manual_seed(0);
   models::Architecture model = build(a.model);
   model->train();
+  model->to(g_device);
   const bool nhwc = !a.plain;  // densemtl's default (model.channels_last)
   if (nhwc) models::to_channels_last(*model);
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4).weight_decay(1e-4));
-  torch::Tensor x = torch::randn({a.batch, 3, a.height, a.width});
+  torch::Tensor x = torch::randn({a.batch, 3, a.height, a.width}).to(g_device);
   if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   auto labels = make_labels(model->spec().tasks, a.batch, a.height, a.width);
+  for (auto& [t, y] : labels) y = y.to(g_device);
   tasks::Task::LossOptions lo;
   std::vector<double> times;
+  std::unique_ptr<OpCounter> counter;
   for (int it = 0; it < a.warmup + a.iters; ++it) {
+    if (a.count_ops && it == a.warmup + a.iters - 1) counter = std::make_unique<OpCounter>();  // the last step
+    sync();
     auto t0 = Clock::now();
     opt.zero_grad();
-    models::ModelOutput out = model->forward(x);
+    models::ModelOutput out;
+    {
+      Autocast autocast(a.amp, g_device);  // as the trainer: forward under autocast, losses in float32
+      out = model->forward(x);
+    }
     torch::Tensor total;
     for (const auto& t : model->spec().tasks) {
-      torch::Tensor l = tasks::get(t).loss(out.tasks.at(t), labels.at(t), lo);
+      torch::Tensor l = tasks::get(t).loss(out.tasks.at(t).to(torch::kFloat32), labels.at(t), lo);
       total = total.defined() ? total + l : l;
     }
     total.backward();
     opt.step();
+    sync();
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (it >= a.warmup) times.push_back(ms);
   }
+  counter.reset();
   double gflops = 2.0 * static_cast<double>(models::count_macs(*model, a.height, a.width)) / 1e9;
-  report(a, fmt::format("\"batch\": {}, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"params\": {}, \"plain\": {}",
-                        a.batch, a.height, a.width, median(times), gflops, models::count_parameters(*model).total, a.plain ? "true" : "false"));
+  std::string ops = a.count_ops ? ", \"ops_per_step\": " + OpCounter::json(25) : "";
+  report(a, fmt::format("\"batch\": {}, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"params\": {}, \"plain\": {}{}",
+                        a.batch, a.height, a.width, median(times), gflops, models::count_parameters(*model).total, a.plain ? "true" : "false", ops));
   return 0;
 }
 
@@ -127,19 +213,50 @@ int inference(const Args& a) {
   model->eval();
   double gflops = 2.0 * static_cast<double>(models::count_macs(*model, a.height, a.width)) / 1e9;
   const bool nhwc = !a.plain;  // densemtl's defaults: batch norms folded, NHWC
+  model->to(g_device);  // as densemtl's evaluate and predict: on the device first, then folded
   if (!a.plain) models::prepare_for_inference(*model, nhwc);
-  torch::Tensor x = torch::randn({1, 3, a.height, a.width});
+  torch::Tensor x = torch::randn({1, 3, a.height, a.width}).to(g_device);
   if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   std::vector<double> times;
-  c10::InferenceMode guard;
-  for (int it = 0; it < a.warmup + a.iters; ++it) {
-    auto t0 = Clock::now();
+  std::function<void()> step = [&] {
+    Autocast autocast(a.amp, g_device);
     models::ModelOutput out = model->forward(x);
+  };
+  c10::InferenceMode guard;
+#ifdef DENSEMTL_WITH_CUDA
+  // CUDA graph: warm up on a side stream, capture one forward pass, then replay it (the input
+  // tensor x and the outputs are the graph's static buffers; a caller copies into x).
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  models::ModelOutput captured;
+  if (a.graph && g_device.is_cuda()) {
+    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+    {
+      c10::cuda::CUDAStreamGuard on_side(side);
+      for (int i = 0; i < 3; ++i) step();
+      side.synchronize();
+      graph = std::make_unique<at::cuda::CUDAGraph>();
+      graph->capture_begin();
+      {
+        Autocast autocast(a.amp, g_device);
+        captured = model->forward(x);
+      }
+      graph->capture_end();
+    }
+    torch::cuda::synchronize();
+    step = [&] { graph->replay(); };
+  }
+#endif
+  if (a.graph && !g_device.is_cuda()) throw std::runtime_error("--graph needs --device cuda and a CUDA build");
+  for (int it = 0; it < a.warmup + a.iters; ++it) {
+    sync();
+    auto t0 = Clock::now();
+    step();
+    sync();
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (it >= a.warmup) times.push_back(ms);
   }
-  report(a, fmt::format("\"batch\": 1, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"plain\": {}",
-                        a.height, a.width, median(times), gflops, a.plain ? "true" : "false"));
+  report(a, fmt::format("\"batch\": 1, \"size\": [{}, {}], \"median_ms\": {:.3f}, \"gflops_forward_per_image\": {:.4f}, \"plain\": {}, \"graph\": {}",
+                        a.height, a.width, median(times), gflops, a.plain ? "true" : "false", a.graph ? "true" : "false"));
   return 0;
 }
 
@@ -186,6 +303,17 @@ int matmul(const Args& a) {
     }
     return median(times);
   };
+  if (g_device.is_cuda()) {
+    const int n = 8192;
+    auto rate = [&](torch::ScalarType type) {
+      torch::Tensor x = torch::randn({n, n}, torch::TensorOptions().device(g_device).dtype(type));
+      torch::Tensor y = torch::randn({n, n}, torch::TensorOptions().device(g_device).dtype(type));
+      return 2.0 * n * n * static_cast<double>(n) / time_it([&] { torch::mm(x, y); sync(); }) / 1e9;
+    };
+    double bf16 = rate(torch::kBFloat16), fp32 = rate(torch::kFloat32);
+    report(a, fmt::format("\"gflops_per_second\": {:.2f}, \"bf16_gflops_per_second\": {:.2f}", fp32, bf16));
+    return 0;
+  }
   const int n = 2048;
   torch::Tensor x = torch::randn({n, n}), y = torch::randn({n, n});
   double blas = 2.0 * n * n * static_cast<double>(n) / time_it([&] { torch::mm(x, y); }) / 1e9;
@@ -198,7 +326,18 @@ int matmul(const Args& a) {
 
 }  // namespace
 
+int run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "densemtl_bench_compare: %s\n", e.what());
+    return 1;
+  }
+}
+
+int run(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: densemtl_bench_compare train|infer|data|matmul [options]\n");
     return 2;
@@ -220,12 +359,17 @@ int main(int argc, char** argv) {
     else if (k == "--warmup") a.warmup = std::stoi(value());
     else if (k == "--workers") a.workers = std::stoi(value());
     else if (k == "--plain") a.plain = true;
+    else if (k == "--device") a.device = value();
+    else if (k == "--amp") a.amp = true;
+    else if (k == "--graph") a.graph = true;
+    else if (k == "--count-ops") a.count_ops = true;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   setup_torch(a.threads);
+  g_device = select_device(a.device, "--device");
   if (a.what == "train") return train_step(a);
   if (a.what == "infer") return inference(a);
   if (a.what == "data") return data_pipeline(a);

@@ -10,6 +10,11 @@ FLOP/s as a share of this machine's measured matrix-multiply FLOP/s.
   scripts/install-deps.sh --bench && scripts/build.sh
   build/densemtl generate --out data/scenes --size 96x128 --train 800 --val 100 --test 200 --force
   bench/compare.py [--repeats 3] [--threads 2] [--out bench/results-cpu.md]
+
+On a GPU machine, with densemtl built against a CUDA LibTorch (README, "CUDA"):
+  bench/compare.py --device cuda [--train-size 480x640 --train-batch 8 --infer-size 480x640]
+times float32 and bf16 autocast, channels-last and cuDNN autotuning on both sides, plus
+densemtl's batch-1 inference replayed as a CUDA graph, and writes bench/results-cuda.md.
 """
 
 import argparse
@@ -37,6 +42,20 @@ def run(cmd, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class Failed(Exception):
+    pass
+
+
+def run_soft(cmd):
+    """For the GPU table: a failed measurement becomes a 'failed' cell instead of ending the run."""
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        msg = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"FAILED: {' '.join(cmd)}\n{out.stderr[-3000:]}", flush=True)
+        raise Failed(msg[:200])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(args_cpp, args_py, repeats):
     cpp, py = [], []
     for _ in range(repeats):
@@ -47,6 +66,106 @@ def measure(args_cpp, args_py, repeats):
 
 def med(rows, key):
     return statistics.median(r[key] for r in rows)
+
+
+def gpu_name():
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+
+
+def main_cuda(a):
+    """GPU table: fp32 and bf16 autocast for training and batch-1 inference, channels-last and
+    cuDNN autotuning on both sides, and densemtl's inference as a replayed CUDA graph."""
+    t = ["--threads", str(a.threads), "--device", "cuda"]
+    lines = []
+    rows = []
+
+    def write():
+        head = [f"Measured on: {gpu_name()}, {machine()}; medians of {a.repeats} interleaved runs per side "
+                f"(`bench/compare.py --device cuda`); both sides channels-last with cuDNN autotuning; "
+                f"densemtl's inference has its batch norms folded.", ""] + lines + [
+                "| measurement | densemtl (C++) | PyTorch (Python) | speed-up | peak GPU memory C++ / Python (MB) | share of bf16 matmul FLOP/s, C++ / Python | parameters |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        text = "\n".join(head + rows) + "\n"
+        with open(a.out, "w") as f:
+            f.write(text)
+        return text
+
+    def pair(args_cpp, args_py):
+        cpp, py = [], []
+        for _ in range(a.repeats):
+            cpp.append(run_soft([CPP] + args_cpp))
+            if args_py is not None:
+                py.append(run_soft(PY + args_py))
+        return cpp, py
+
+    try:
+        mm_cpp, mm_py = pair(["matmul"] + t, ["matmul"] + t)
+        bf16, fp32 = med(mm_cpp, "bf16_gflops_per_second"), med(mm_cpp, "gflops_per_second")
+        lines += [f"Matrix multiply (8192³): {bf16 / 1000:.0f} TFLOP/s in bf16, {fp32 / 1000:.0f} TFLOP/s in float32 "
+                  f"(Python: {med(mm_py, 'bf16_gflops_per_second') / 1000:.0f} / {med(mm_py, 'gflops_per_second') / 1000:.0f}); "
+                  f"the FLOP/s column is the share of the bf16 figure (training counted as 3 × the forward FLOPs).", ""]
+    except Failed as e:
+        bf16 = float("nan")
+        lines += [f"Matrix multiply: failed ({e})", ""]
+    write()
+
+    def share(gflop, ms):
+        return f"{100 * gflop / (ms / 1000) / bf16:.1f}%"
+
+    for model, title in MODELS:
+        for amp in (False, True):
+            prec = "bf16 autocast" if amp else "float32"
+            extra = ["--amp"] if amp else []
+            tr = ["train", "--model", model, "--size", a.train_size, "--batch", str(a.train_batch), "--iters", "20",
+                  "--warmup", "5"] + t + extra
+            label = f"{title}: training step, batch {a.train_batch}, {a.train_size}, {prec}"
+            try:
+                cpp, py = pair(tr, tr + ["--channels-last"])
+                if cpp[0]["params"] != py[0]["params"]:
+                    raise Failed(f"parameter counts differ ({cpp[0]['params']} vs {py[0]['params']})")
+                flops = 3 * cpp[0]["gflops_forward_per_image"] * a.train_batch
+                c_ms, p_ms = med(cpp, "median_ms"), med(py, "median_ms")
+                rows.append(f"| {label} | {c_ms:.1f} ms ({1000 * a.train_batch / c_ms:.0f} img/s) | {p_ms:.1f} ms "
+                            f"({1000 * a.train_batch / p_ms:.0f} img/s) | **{p_ms / c_ms:.2f}x** | "
+                            f"{med(cpp, 'peak_gpu_mb'):.0f} / {med(py, 'peak_gpu_mb'):.0f} | {share(flops, c_ms)} / {share(flops, p_ms)} | "
+                            f"{cpp[0]['params']:,} |")
+            except Failed as e:
+                rows.append(f"| {label} | failed: {e} | | | | | |")
+            print(rows[-1], flush=True)
+            write()
+            inf = ["infer", "--model", model, "--size", a.infer_size, "--iters", "50", "--warmup", "10"] + t + extra
+            label = f"{title}: inference, batch 1, {a.infer_size}, {prec}"
+            try:
+                cpp, py = pair(inf, inf + ["--channels-last"])
+                graph, _ = pair(inf + ["--graph"], None)
+                flops = cpp[0]["gflops_forward_per_image"]
+                c_ms, p_ms, g_ms = med(cpp, "median_ms"), med(py, "median_ms"), med(graph, "median_ms")
+                mem = f"{med(cpp, 'peak_gpu_mb'):.0f} / {med(py, 'peak_gpu_mb'):.0f}"
+                rows.append(f"| {label} | {c_ms:.2f} ms | {p_ms:.2f} ms | **{p_ms / c_ms:.2f}x** | {mem} | "
+                            f"{share(flops, c_ms)} / {share(flops, p_ms)} | |")
+                rows.append(f"| {label}, densemtl as a CUDA graph | {g_ms:.2f} ms | {p_ms:.2f} ms | **{p_ms / g_ms:.2f}x** | "
+                            f"{med(graph, 'peak_gpu_mb'):.0f} / {med(py, 'peak_gpu_mb'):.0f} | {share(flops, g_ms)} / {share(flops, p_ms)} | |")
+            except Failed as e:
+                rows.append(f"| {label} | failed: {e} | | | | | |")
+            print(rows[-1], flush=True)
+            write()
+    if os.path.exists(os.path.join(ROOT, a.data, "meta.json")):
+        d = ["data", "--data", a.data, "--size", a.train_size, "--batch", str(a.train_batch), "--workers", str(a.workers),
+             "--iters", "40", "--warmup", "5", "--threads", str(a.threads)]
+        label = (f"data pipeline (decode, flip, scale, resize, normalise, batch) on the CPU, batch {a.train_batch}, "
+                 f"{a.train_size}, {a.workers} workers")
+        try:
+            cpp, py = pair(d, d)
+            c, pr = med(cpp, "images_per_second"), med(py, "images_per_second")
+            rows.append(f"| {label} | {c:.0f} img/s | {pr:.0f} img/s | **{c / pr:.2f}x** | (host) {med(cpp, 'peak_rss_mb'):.0f} / "
+                        f"{med(py, 'peak_rss_mb'):.0f} | | |")
+        except Failed as e:
+            rows.append(f"| {label} | failed: {e} | | | | | |")
+        print(rows[-1], flush=True)
+    text = write()
+    print(text)
+    print(f"written to {a.out}")
 
 
 def machine():
@@ -70,10 +189,16 @@ def main():
     p.add_argument("--train-batch", type=int, default=8)
     p.add_argument("--infer-size", default="192x256")
     p.add_argument("--data", default="data/scenes")
-    p.add_argument("--out", default=os.path.join(HERE, "results-cpu.md"))
+    p.add_argument("--out", default=None, help="default: bench/results-cpu.md, or bench/results-cuda.md with --device cuda")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--workers", type=int, default=4, help="data loader workers for the GPU table's data pipeline row")
     a = p.parse_args()
     if not os.path.exists(CPP):
         raise SystemExit(f"{CPP} not found: build first (scripts/build.sh)")
+    if a.out is None:
+        a.out = os.path.join(HERE, "results-cuda.md" if a.device == "cuda" else "results-cpu.md")
+    if a.device == "cuda":
+        return main_cuda(a)
     t = ["--threads", str(a.threads)]
     rows = []
     mm_cpp, mm_py = measure(["matmul"] + t, ["matmul"] + t, a.repeats)

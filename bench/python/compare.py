@@ -4,9 +4,12 @@ as the C++ program:
   compare.py train  --model st_r18|mt_r18|mt_hrnet --size HxW --batch B [--threads T] [--iters N] [--warmup W]
   compare.py infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W]
   compare.py data   --data DIR --size HxW --batch B [--workers W] [--iters N] [--warmup W]
-  compare.py matmul [--threads T]"""
+  compare.py matmul [--threads T]
+On a GPU: --device cuda, --amp (bf16 autocast), --channels-last; cuDNN autotuning is on there."""
 
 import argparse
+import collections
+import contextlib
 import json
 import os
 import random
@@ -28,9 +31,11 @@ def peak_rss_mb():
 
 
 def report(args, **fields):
-    out = {"side": "pytorch", "what": args.what, "model": args.model, "threads": args.threads}
+    out = {"side": "pytorch", "what": args.what, "model": args.model, "threads": args.threads, "device": args.device,
+           "amp": args.amp}
     out.update(fields)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1) if args.device == "cuda" else 0.0
     print(json.dumps(out), flush=True)
 
 
@@ -53,38 +58,73 @@ def make_labels(tasks, b, h, w):
     return y
 
 
+def sync(args):
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def autocast(args):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if args.amp else contextlib.nullcontext()
+
+
+def layout(args, t):
+    return t.contiguous(memory_format=torch.channels_last) if args.channels_last else t
+
+
 def train(args):
     torch.manual_seed(0)
     model = dense_models.build(args.model)
     model.train()
+    model = model.to(args.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
-    x = torch.randn(args.batch, 3, args.height, args.width)
-    labels = make_labels(model.tasks, args.batch, args.height, args.width)
+    x = layout(args, torch.randn(args.batch, 3, args.height, args.width).to(args.device))
+    labels = {k: v.to(args.device) for k, v in make_labels(model.tasks, args.batch, args.height, args.width).items()}
     times = []
+    prof = None
     for it in range(args.warmup + args.iters):
+        if args.count_ops and it == args.warmup + args.iters - 1:  # the last step
+            prof = torch.autograd.profiler.profile()
+            prof.__enter__()
+        sync(args)
         t0 = time.perf_counter()
         opt.zero_grad()
-        out = model(x)
+        with autocast(args):
+            out = model(x)
+        out = {k: v.float() for k, v in out.items()}
         total = sum(dense_models.losses(out, labels).values())
         total.backward()
         opt.step()
+        sync(args)
         ms = (time.perf_counter() - t0) * 1000
         if it >= args.warmup:
             times.append(ms)
+    fields = {}
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        counts = collections.Counter(e.name for e in prof.function_events)
+        fields["ops_per_step"] = {"total": sum(counts.values()), "top": dict(counts.most_common(25))}
     report(args, batch=args.batch, size=[args.height, args.width], median_ms=round(statistics.median(times), 3),
-           params=sum(p.numel() for p in model.parameters()))
+           params=sum(p.numel() for p in model.parameters()), **fields)
 
 
 def infer(args):
     torch.manual_seed(0)
     model = dense_models.build(args.model)
     model.eval()
-    x = torch.randn(1, 3, args.height, args.width)
+    model = model.to(args.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    x = layout(args, torch.randn(1, 3, args.height, args.width).to(args.device))
     times = []
     with torch.inference_mode():
         for it in range(args.warmup + args.iters):
+            sync(args)
             t0 = time.perf_counter()
-            model(x)
+            with autocast(args):
+                model(x)
+            sync(args)
             ms = (time.perf_counter() - t0) * 1000
             if it >= args.warmup:
                 times.append(ms)
@@ -161,6 +201,23 @@ def data(args):
 
 
 def matmul(args):
+    if args.device == "cuda":
+        n = 8192
+        rates = {}
+        for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+            x = torch.randn(n, n, device="cuda", dtype=dtype)
+            y = torch.randn(n, n, device="cuda", dtype=dtype)
+            times = []
+            for it in range(13):
+                sync(args)
+                t0 = time.perf_counter()
+                torch.mm(x, y)
+                sync(args)
+                if it >= 3:
+                    times.append(time.perf_counter() - t0)
+            rates[name] = round(2 * n ** 3 / statistics.median(times) / 1e9, 2)
+        report(args, gflops_per_second=rates["fp32"], bf16_gflops_per_second=rates["bf16"])
+        return
     n = 2048
     x, y = torch.randn(n, n), torch.randn(n, n)
     times = []
@@ -183,7 +240,13 @@ def main():
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--amp", action="store_true")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--count-ops", action="store_true", help="train: count the operators dispatched in one step")
     args = p.parse_args()
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
     args.height, args.width = (int(v) for v in args.size.lower().split("x"))
     torch.set_num_threads(args.threads)
     {"train": train, "infer": infer, "data": data, "matmul": matmul}[args.what](args)

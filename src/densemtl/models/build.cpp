@@ -64,7 +64,9 @@ std::int64_t count_macs(ArchitectureImpl& model, int height, int width) {
   bool was_training = model.is_training();
   model.eval();
   MacCounter counter;
-  model.forward(torch::zeros({1, 3, height, width}));
+  auto params = model.parameters();
+  auto options = torch::TensorOptions().device(params.empty() ? torch::Device(torch::kCPU) : params.front().device());
+  model.forward(torch::zeros({1, 3, height, width}, options));
   if (was_training) model.train();
   return counter.macs();
 }
