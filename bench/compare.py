@@ -83,7 +83,8 @@ def main_cuda(a):
     def write():
         head = [f"Measured on: {gpu_name()}, {machine()}; medians of {a.repeats} interleaved runs per side "
                 f"(`bench/compare.py --device cuda`); both sides channels-last with cuDNN autotuning; "
-                f"densemtl's inference has its batch norms folded.", ""] + lines + [
+                f"densemtl's inference has its batch norms folded; 'host' is the time until a training step is "
+                f"queued, before the GPU is synchronised (close to the step time: the CPU is the bottleneck).", ""] + lines + [
                 "| measurement | densemtl (C++) | PyTorch (Python) | speed-up | peak GPU memory C++ / Python (MB) | share of bf16 matmul FLOP/s, C++ / Python | parameters |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         text = "\n".join(head + rows) + "\n"
@@ -126,8 +127,8 @@ def main_cuda(a):
                     raise Failed(f"parameter counts differ ({cpp[0]['params']} vs {py[0]['params']})")
                 flops = 3 * cpp[0]["gflops_forward_per_image"] * a.train_batch
                 c_ms, p_ms = med(cpp, "median_ms"), med(py, "median_ms")
-                rows.append(f"| {label} | {c_ms:.1f} ms ({1000 * a.train_batch / c_ms:.0f} img/s) | {p_ms:.1f} ms "
-                            f"({1000 * a.train_batch / p_ms:.0f} img/s) | **{p_ms / c_ms:.2f}x** | "
+                rows.append(f"| {label} | {c_ms:.1f} ms ({1000 * a.train_batch / c_ms:.0f} img/s; host {med(cpp, 'host_ms'):.1f} ms) | "
+                            f"{p_ms:.1f} ms ({1000 * a.train_batch / p_ms:.0f} img/s; host {med(py, 'host_ms'):.1f} ms) | **{p_ms / c_ms:.2f}x** | "
                             f"{med(cpp, 'peak_gpu_mb'):.0f} / {med(py, 'peak_gpu_mb'):.0f} | {share(flops, c_ms)} / {share(flops, p_ms)} | "
                             f"{cpp[0]['params']:,} |")
             except Failed as e:

@@ -81,7 +81,7 @@ def train(args):
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
     x = layout(args, torch.randn(args.batch, 3, args.height, args.width).to(args.device))
     labels = {k: v.to(args.device) for k, v in make_labels(model.tasks, args.batch, args.height, args.width).items()}
-    times = []
+    times, host_times = [], []  # host_times: until the step is queued (before the GPU sync)
     prof = None
     for it in range(args.warmup + args.iters):
         if args.count_ops and it == args.warmup + args.iters - 1:  # the last step
@@ -96,17 +96,19 @@ def train(args):
         total = sum(dense_models.losses(out, labels).values())
         total.backward()
         opt.step()
+        queued = (time.perf_counter() - t0) * 1000
         sync(args)
         ms = (time.perf_counter() - t0) * 1000
         if it >= args.warmup:
             times.append(ms)
+            host_times.append(queued)
     fields = {}
     if prof is not None:
         prof.__exit__(None, None, None)
         counts = collections.Counter(e.name for e in prof.function_events)
         fields["ops_per_step"] = {"total": sum(counts.values()), "top": dict(counts.most_common(25))}
     report(args, batch=args.batch, size=[args.height, args.width], median_ms=round(statistics.median(times), 3),
-           params=sum(p.numel() for p in model.parameters()), **fields)
+           host_ms=round(statistics.median(host_times), 3), params=sum(p.numel() for p in model.parameters()), **fields)
 
 
 def infer(args):

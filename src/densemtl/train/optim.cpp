@@ -3,13 +3,14 @@
 #include <cmath>
 
 #include "densemtl/core/error.h"
+#include "densemtl/train/multi_tensor_adam.h"
 
 namespace densemtl::train {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cfg, std::vector<torch::Tensor> params) {
   std::string name = cfg.get_string("optimizer.name");
   double lr = cfg.get_float("optimizer.lr"), wd = cfg.get_float("optimizer.weight_decay");
-  if (name == "adam") return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).weight_decay(wd));
+  if (name == "adam") return std::make_unique<MultiTensorAdam>(params, torch::optim::AdamOptions(lr).weight_decay(wd));
   if (name == "sgd") {
     double momentum = cfg.get_float("optimizer.momentum");
     bool nesterov = cfg.get_bool("optimizer.nesterov");

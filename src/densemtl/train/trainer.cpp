@@ -288,7 +288,6 @@ TrainResult train(const TrainOptions& options) {
 
   const int last = options.stop_after > 0 ? std::min(epochs, state.epoch + options.stop_after) : epochs;
   for (int epoch = state.epoch; epoch < last; ++epoch) {
-    auto t0 = Clock::now();
     if (!schedule.per_iteration) set_learning_rate(*optimizer, schedule.rate(epoch, epochs));
     model->train();
     loader.start_epoch(epoch);
@@ -312,8 +311,13 @@ TrainResult train(const TrainOptions& options) {
         torch::Tensor l = tasks::get(aux.task).loss(up, batch->labels.at(aux.task).to(device, true), loss_options);
         losses[aux.task] = losses.count(aux.task) ? losses[aux.task] + l : l;
       }
+      // One read-back per step for all the task losses (the NaN check and the progress line).
+      std::vector<torch::Tensor> values;
+      for (const auto& [t, l] : losses) values.push_back(l.detach().to(torch::kFloat64));
+      torch::Tensor host = torch::stack(values).to(torch::kCPU);
+      std::size_t k = 0;
       for (const auto& [t, l] : losses) {
-        double v = l.item<double>();
+        double v = host[static_cast<std::int64_t>(k++)].item<double>();
         if (!std::isfinite(v))
           fail("{}: the {} loss is {} at epoch {}, step {}; training stopped (the last checkpoint, after epoch {}, is intact)",
                dir.string(), t, v, epoch + 1, state.step + 1, state.epoch);

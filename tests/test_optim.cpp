@@ -1,0 +1,126 @@
+// torch
+// densemtl's multi-tensor Adam against LibTorch's Adam, and the losses' freedom from host reads.
+#include <gtest/gtest.h>
+
+#include <ATen/record_function.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "densemtl/tasks/registry.h"
+#include "densemtl/train/multi_tensor_adam.h"
+
+namespace densemtl {
+
+namespace {
+
+std::vector<torch::Tensor> make_params() {
+  torch::manual_seed(3);
+  return {torch::randn({4, 3, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true),
+          torch::randn({4}).requires_grad_(true), torch::randn({2, 5}).requires_grad_(true)};
+}
+
+std::vector<torch::Tensor> clones(const std::vector<torch::Tensor>& v) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : v) out.push_back(t.detach().clone().requires_grad_(true));
+  return out;
+}
+
+// A loss in which the third tensor takes part only on even steps (it has no gradient otherwise).
+void backward_step(const std::vector<torch::Tensor>& p, int step) {
+  torch::Tensor loss = (p[0] * p[0]).sum() * 0.5 + torch::sin(p[1]).sum();
+  if (step % 2 == 0) loss = loss + (p[2].exp()).sum();
+  loss.backward();
+}
+
+}  // namespace
+
+TEST(MultiTensorAdam, GivesLibTorchsAdamResultsStepByStep) {
+  for (double wd : {0.0, 1e-2}) {
+    auto a = make_params();
+    auto b = clones(a);
+    torch::optim::Adam reference(a, torch::optim::AdamOptions(0.05).weight_decay(wd));
+    train::MultiTensorAdam ours(b, torch::optim::AdamOptions(0.05).weight_decay(wd));
+    for (int step = 0; step < 6; ++step) {
+      reference.zero_grad();
+      ours.zero_grad();
+      backward_step(a, step);
+      backward_step(b, step);
+      reference.step();
+      ours.step();
+      for (std::size_t i = 0; i < a.size(); ++i)
+        EXPECT_TRUE(torch::allclose(a[i], b[i], 0, 1e-7)) << "wd " << wd << ", step " << step << ", tensor " << i;
+    }
+    EXPECT_EQ(reference.state().size(), ours.state().size());
+  }
+}
+
+TEST(MultiTensorAdam, ItsCheckpointLoadsIntoLibTorchsAdam) {
+  auto a = make_params();
+  train::MultiTensorAdam ours(a, torch::optim::AdamOptions(0.05));
+  for (int step = 0; step < 3; ++step) {
+    ours.zero_grad();
+    backward_step(a, step);
+    ours.step();
+  }
+  std::stringstream buffer;
+  torch::serialize::OutputArchive out;
+  ours.save(out);
+  out.save_to(buffer);
+  torch::serialize::InputArchive in;
+  in.load_from(buffer);
+  torch::optim::Adam reference(a, torch::optim::AdamOptions(0.05));
+  reference.load(in);
+  ASSERT_EQ(reference.state().size(), ours.state().size());
+  for (const auto& [key, state] : ours.state()) {
+    const auto& s = static_cast<const torch::optim::AdamParamState&>(*state);
+    const auto& r = static_cast<const torch::optim::AdamParamState&>(*reference.state().at(key));
+    EXPECT_EQ(s.step(), r.step());
+    EXPECT_TRUE(torch::equal(s.exp_avg(), r.exp_avg()));
+    EXPECT_TRUE(torch::equal(s.exp_avg_sq(), r.exp_avg_sq()));
+  }
+}
+
+TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {
+  // A read-back (item(), a host copy) dispatches aten::_local_scalar_dense; on a GPU it would make
+  // the CPU wait for the device in the middle of every training step.
+  static std::atomic<int> reads{0};
+  auto handle = at::addThreadLocalCallback(at::RecordFunctionCallback(
+      [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+        if (std::string(fn.name()) == "aten::_local_scalar_dense") ++reads;
+        return nullptr;
+      }));
+  torch::ones({1}).item<float>();
+  ASSERT_EQ(reads.load(), 1) << "the counter does not see read-backs";
+  torch::manual_seed(0);
+  tasks::Task::LossOptions options;
+  for (const auto& name : tasks::names()) {
+    const tasks::Task& task = tasks::get(name);
+    std::int64_t c = name == "semseg" || name == "human_parts" ? 5 : (name == "normals" ? 3 : 1);
+    torch::Tensor out = torch::randn({2, c, 4, 4}, torch::requires_grad());
+    torch::Tensor label = name == "semseg" || name == "human_parts" ? torch::randint(0, 5, {2, 1, 4, 4}).to(torch::kFloat32)
+                                                                   : torch::rand({2, c, 4, 4});
+    label.index_put_({0}, 255.0);  // the first image unlabelled
+    reads = 0;
+    torch::Tensor l = task.loss(out, label, options);
+    l.backward();
+    EXPECT_EQ(reads.load(), 0) << name;
+  }
+  at::removeCallback(handle);
+}
+
+TEST(Losses, AllIgnoredGivesAZeroThatBackpropagatesForEveryTask) {
+  tasks::Task::LossOptions options;
+  for (const auto& name : tasks::names()) {
+    std::int64_t c = name == "semseg" || name == "human_parts" ? 5 : (name == "normals" ? 3 : 1);
+    torch::Tensor out = torch::randn({1, c, 3, 3}, torch::requires_grad());
+    torch::Tensor label = torch::full({1, name == "semseg" || name == "human_parts" ? 1 : c, 3, 3}, 255.0);
+    torch::Tensor l = tasks::get(name).loss(out, label, options);
+    EXPECT_EQ(l.item<double>(), 0.0) << name;
+    l.backward();
+    EXPECT_EQ(out.grad().abs().sum().item<double>(), 0.0) << name;
+  }
+}
+
+}  // namespace densemtl
