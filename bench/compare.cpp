@@ -44,7 +44,7 @@
 #include "densemtl/models/build.h"
 #include "densemtl/models/inference.h"
 #include "densemtl/tasks/registry.h"
-#include "densemtl/train/multi_tensor_adam.h"
+#include "densemtl/train/multi_tensor_optim.h"
 
 using namespace densemtl;
 using Clock = std::chrono::steady_clock;

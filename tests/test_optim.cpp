@@ -1,5 +1,5 @@
 // torch
-// densemtl's multi-tensor Adam against LibTorch's Adam, and the losses' freedom from host reads.
+// densemtl's multi-tensor Adam and SGD against LibTorch's, and the losses' freedom from host reads.
 #include <gtest/gtest.h>
 
 #include <ATen/record_function.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "densemtl/tasks/registry.h"
-#include "densemtl/train/multi_tensor_adam.h"
+#include "densemtl/train/multi_tensor_optim.h"
 
 namespace densemtl {
 
@@ -36,29 +36,46 @@ void backward_step(const std::vector<torch::Tensor>& p, int step) {
 
 }  // namespace
 
-TEST(MultiTensorAdam, GivesLibTorchsAdamResultsStepByStep) {
-  for (double wd : {0.0, 1e-2}) {
-    auto a = make_params();
-    auto b = clones(a);
-    torch::optim::Adam reference(a, torch::optim::AdamOptions(0.05).weight_decay(wd));
-    train::MultiTensorAdam ours(b, torch::optim::AdamOptions(0.05).weight_decay(wd));
-    for (int step = 0; step < 6; ++step) {
-      reference.zero_grad();
-      ours.zero_grad();
-      backward_step(a, step);
-      backward_step(b, step);
-      reference.step();
-      ours.step();
-      for (std::size_t i = 0; i < a.size(); ++i)
-        EXPECT_TRUE(torch::allclose(a[i], b[i], 0, 1e-7)) << "wd " << wd << ", step " << step << ", tensor " << i;
-    }
-    EXPECT_EQ(reference.state().size(), ours.state().size());
+// Runs LibTorch's optimiser and ours side by side on equal copies of the parameters.
+template <typename Reference, typename Ours, typename Options>
+void expect_same_steps(const Options& options, const std::string& what) {
+  auto a = make_params();
+  auto b = clones(a);
+  Reference reference(a, options);
+  Ours ours(b, options);
+  ours.force_multi_tensor(true);  // the GPU path, on the CPU
+  for (int step = 0; step < 6; ++step) {
+    reference.zero_grad();
+    ours.zero_grad();
+    backward_step(a, step);
+    backward_step(b, step);
+    reference.step();
+    ours.step();
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(torch::allclose(a[i], b[i], 0, 1e-7)) << what << ", step " << step << ", tensor " << i;
   }
+  EXPECT_EQ(reference.state().size(), ours.state().size()) << what;
+}
+
+TEST(MultiTensorAdam, GivesLibTorchsAdamResultsStepByStep) {
+  for (double wd : {0.0, 1e-2})
+    expect_same_steps<torch::optim::Adam, train::MultiTensorAdam>(torch::optim::AdamOptions(0.05).weight_decay(wd),
+                                                                  "weight decay " + std::to_string(wd));
+}
+
+TEST(MultiTensorSGD, GivesLibTorchsSgdResultsStepByStep) {
+  using O = torch::optim::SGDOptions;
+  expect_same_steps<torch::optim::SGD, train::MultiTensorSGD>(O(0.1), "plain");
+  expect_same_steps<torch::optim::SGD, train::MultiTensorSGD>(O(0.1).weight_decay(1e-2), "weight decay");
+  expect_same_steps<torch::optim::SGD, train::MultiTensorSGD>(O(0.1).momentum(0.9).weight_decay(1e-2), "momentum");
+  expect_same_steps<torch::optim::SGD, train::MultiTensorSGD>(O(0.1).momentum(0.9).dampening(0.1), "dampening");
+  expect_same_steps<torch::optim::SGD, train::MultiTensorSGD>(O(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2), "nesterov");
 }
 
 TEST(MultiTensorAdam, ItsCheckpointLoadsIntoLibTorchsAdam) {
   auto a = make_params();
   train::MultiTensorAdam ours(a, torch::optim::AdamOptions(0.05));
+  ours.force_multi_tensor(true);
   for (int step = 0; step < 3; ++step) {
     ours.zero_grad();
     backward_step(a, step);

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "densemtl/core/error.h"
-#include "densemtl/train/multi_tensor_adam.h"
+#include "densemtl/train/multi_tensor_optim.h"
 
 namespace densemtl::train {
 
@@ -15,7 +15,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cf
     double momentum = cfg.get_float("optimizer.momentum");
     bool nesterov = cfg.get_bool("optimizer.nesterov");
     if (nesterov && momentum <= 0) fail("{}: optimizer.nesterov needs optimizer.momentum > 0", cfg.source());
-    return std::make_unique<torch::optim::SGD>(
+    return std::make_unique<MultiTensorSGD>(
         params, torch::optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(wd));
   }
   fail("{}: optimizer.name: unknown optimizer '{}'", cfg.source(), name);

@@ -1,4 +1,4 @@
-#include "densemtl/train/multi_tensor_adam.h"
+#include "densemtl/train/multi_tensor_optim.h"
 
 #include <cmath>
 #include <string>
@@ -18,9 +18,21 @@ typename Map::key_type state_key(const torch::Tensor& p) {
     return p.unsafeGetTensorImpl();
 }
 
+// Whether every parameter is on a GPU (the multi-tensor kernels' home).
+bool all_on_gpu(const std::vector<torch::optim::OptimizerParamGroup>& groups) {
+  bool any = false;
+  for (const auto& group : groups)
+    for (const auto& p : group.params()) {
+      if (!p.is_cuda()) return false;
+      any = true;
+    }
+  return any;
+}
+
 }  // namespace
 
 torch::Tensor MultiTensorAdam::step(LossClosure closure) {
+  if (!force_ && !all_on_gpu(param_groups_)) return torch::optim::Adam::step(closure);
   for (const auto& group : param_groups_)
     if (static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad()) return torch::optim::Adam::step(closure);
   torch::NoGradGuard no_grad;
@@ -68,6 +80,58 @@ torch::Tensor MultiTensorAdam::step(LossClosure closure) {
     at::_foreach_div_(denom, bias2_roots);
     at::_foreach_add_(denom, options.eps());
     at::_foreach_addcdiv_(params, exp_avgs, denom, step_sizes);
+  }
+  return loss;
+}
+
+torch::Tensor MultiTensorSGD::step(LossClosure closure) {
+  if (!force_ && !all_on_gpu(param_groups_)) return torch::optim::SGD::step(closure);
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure != nullptr) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups_) {
+    auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
+    const double momentum = options.momentum(), dampening = options.dampening();
+    std::vector<torch::Tensor> params, grads;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+    }
+    if (params.empty()) continue;
+    // The same operations, in the same order, as torch::optim::SGD::step on each tensor.
+    if (options.weight_decay() != 0) grads = at::_foreach_add(grads, params, options.weight_decay());
+    if (momentum != 0) {
+      // A new momentum buffer starts as a copy of the gradient; existing ones are updated together.
+      std::vector<torch::Tensor> buffers, updated, their_grads;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        auto key = state_key<decltype(state_)>(params[i]);
+        auto found = state_.find(key);
+        if (found == state_.end()) {
+          auto state = std::make_unique<torch::optim::SGDParamState>();
+          state->momentum_buffer(torch::clone(grads[i]).detach());
+          buffers.push_back(state->momentum_buffer());
+          state_.emplace(key, std::move(state));
+        } else {
+          torch::Tensor buffer = static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer();
+          buffers.push_back(buffer);
+          updated.push_back(buffer);
+          their_grads.push_back(grads[i]);
+        }
+      }
+      if (!updated.empty()) {
+        at::_foreach_mul_(updated, momentum);
+        at::_foreach_add_(updated, their_grads, 1 - dampening);
+      }
+      if (options.nesterov())
+        grads = at::_foreach_add(grads, buffers, momentum);
+      else
+        grads = buffers;
+    }
+    at::_foreach_add_(params, grads, -1 * options.lr());
   }
   return loss;
 }
