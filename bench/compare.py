@@ -50,7 +50,9 @@ def run_soft(cmd):
     """For the GPU table: a failed measurement becomes a 'failed' cell instead of ending the run."""
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
-        msg = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        lines = out.stderr.strip().splitlines() or ["no message"]
+        # Python ends a traceback with the message; LibTorch's errors start with it.
+        msg = lines[-1] if "Traceback" in out.stderr else lines[0]
         print(f"FAILED: {' '.join(cmd)}\n{out.stderr[-3000:]}", flush=True)
         raise Failed(msg[:200])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -84,7 +86,7 @@ def main_cuda(a):
         head = [f"Measured on: {gpu_name()}, {machine()}; medians of {a.repeats} interleaved runs per side "
                 f"(`bench/compare.py --device cuda`); both sides channels-last with cuDNN autotuning; "
                 f"densemtl's inference has its batch norms folded; 'host' is the time until a training step is "
-                f"queued, before the GPU is synchronised (close to the step time: the CPU is the bottleneck).", ""] + lines + [
+                f"queued, before the GPU is synchronised (where it is close to the step time, the CPU is the bottleneck).", ""] + lines + [
                 "| measurement | densemtl (C++) | PyTorch (Python) | speed-up | peak GPU memory C++ / Python (MB) | share of bf16 matmul FLOP/s, C++ / Python | parameters |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         text = "\n".join(head + rows) + "\n"
