@@ -178,6 +178,38 @@ TEST(Models, MacCounterCountsConvolutions) {
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 4.0, 0.05);  // FLOPs scale with pixels
 }
 
+TEST(Layers, DilatedConvolutionWithoutItsDeadTapsEqualsTheFullOne) {
+  // Rows 5 <= d = 6 (vertical taps dead), columns 9 > 6 (live); then both dead; then neither.
+  torch::manual_seed(1);
+  for (auto [h, w] : std::vector<std::pair<std::int64_t, std::int64_t>>{{5, 9}, {6, 4}, {9, 12}}) {
+    for (bool nhwc : {false, true}) {
+      Conv2d ours = conv(4, 5, 3, 1, 6, 6, true);
+      ASSERT_EQ(ours->same_dilation, 6);
+      torch::Tensor x = torch::randn({2, 4, h, w});
+      if (nhwc) {
+        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        ours->weight.set_data(ours->weight.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+      torch::Tensor wx = x.clone().requires_grad_(true), fx = x.clone().requires_grad_(true);
+      torch::Tensor y = ours->forward(wx);
+      ours->weight.mutable_grad() = torch::Tensor();
+      y.pow(2).sum().backward();
+      torch::Tensor g = ours->weight.grad().clone();
+      ours->weight.mutable_grad() = torch::Tensor();
+      torch::Tensor full = ours->torch::nn::Conv2dImpl::forward(fx);  // all nine taps
+      full.pow(2).sum().backward();
+      EXPECT_TRUE(torch::allclose(y, full, 1e-5, 1e-5)) << h << "x" << w;
+      EXPECT_TRUE(torch::allclose(g, ours->weight.grad(), 1e-4, 1e-4)) << h << "x" << w;
+      EXPECT_TRUE(torch::allclose(wx.grad(), fx.grad(), 1e-5, 1e-5)) << h << "x" << w;
+    }
+  }
+  // MACs are counted for the nominal 3x3 kernel, as FLOP counters do.
+  Conv2d c = conv(3, 8, 3, 1, 12, 12);
+  MacCounter counter;
+  c->forward(torch::zeros({1, 3, 10, 10}));
+  EXPECT_EQ(counter.macs(), 8 * 10 * 10 * 3 * 9);
+}
+
 TEST(Inference, FoldingBatchNormsKeepsTheOutputs) {
   for (const char* backbone : {"resnet18", "hrnet_w18"}) {
     torch::manual_seed(3);

@@ -15,9 +15,21 @@ void MacCounter::add(std::int64_t macs) {
 }
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
   torch::Tensor y;
-  if (folded_bias.defined()) {
-    namespace F = torch::nn::functional;
+  const std::int64_t d = same_dilation;
+  if (d > 1 && x.dim() == 4 && (x.size(2) <= d || x.size(3) <= d)) {
+    // Off-centre taps that only ever see zero padding are left out (see layers.h).
+    const bool rows = x.size(2) <= d, cols = x.size(3) <= d;
+    torch::Tensor w = weight;
+    if (rows) w = w.narrow(2, 1, 1);
+    if (cols) w = w.narrow(3, 1, 1);
+    y = F::conv2d(x, w, F::Conv2dFuncOptions()
+                            .bias(folded_bias.defined() ? folded_bias : bias)
+                            .padding(torch::ExpandingArray<2>({rows ? std::int64_t{0} : d, cols ? std::int64_t{0} : d}))
+                            .dilation(torch::ExpandingArray<2>({rows ? std::int64_t{1} : d, cols ? std::int64_t{1} : d}))
+                            .groups(options.groups()));
+  } else if (folded_bias.defined()) {
     const auto& o = options;
     y = F::conv2d(x, weight, F::Conv2dFuncOptions().bias(folded_bias).stride(o.stride()).padding(o.padding()).dilation(o.dilation()).groups(o.groups()));
   } else {
@@ -39,7 +51,9 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
 
 Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
             std::int64_t dilation, bool bias) {
-  return Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).bias(bias));
+  Conv2d c(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).bias(bias));
+  if (kernel == 3 && stride == 1 && dilation > 1 && padding == dilation) c->same_dilation = dilation;
+  return c;
 }
 
 BatchNorm2dImpl::BatchNorm2dImpl(std::int64_t channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
