@@ -11,7 +11,6 @@
 // CPU-side work a GPU step has to launch; compare with the Python side's count).
 // Times are medians over the timed iterations (the GPU synchronised before each clock reading);
 // peak_rss_mb is the process's maximum resident size, peak_gpu_mb the caching allocator's peak.
-#include <sys/resource.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -45,6 +44,8 @@
 #include "densemtl/models/inference.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/train/multi_tensor_optim.h"
+#include "densemtl/train/run.h"
+#include "densemtl/train/step.h"
 
 using namespace densemtl;
 using Clock = std::chrono::steady_clock;
@@ -129,12 +130,6 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-double peak_rss_mb() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
 // Random labels of plausible content (the same recipe as the Python side, not the same values).
 std::map<std::string, torch::Tensor> make_labels(const std::vector<std::string>& tasks, int b, int h, int w) {
   std::map<std::string, torch::Tensor> y;
@@ -160,7 +155,7 @@ std::map<std::string, torch::Tensor> make_labels(const std::vector<std::string>&
 void report(const Args& a, const std::string& extra) {
   std::printf("{\"side\": \"densemtl\", \"what\": \"%s\", \"model\": \"%s\", \"threads\": %d, \"device\": \"%s\", \"amp\": %s, %s, "
               "\"peak_rss_mb\": %.1f, \"peak_gpu_mb\": %.1f}\n",
-              a.what.c_str(), a.model.c_str(), a.threads, a.device.c_str(), a.amp ? "true" : "false", extra.c_str(), peak_rss_mb(),
+              a.what.c_str(), a.model.c_str(), a.threads, a.device.c_str(), a.amp ? "true" : "false", extra.c_str(), train::peak_memory_mb(),
               peak_gpu_mb());
 }
 
@@ -184,16 +179,10 @@ int train_step(const Args& a) {
     sync();
     auto t0 = Clock::now();
     opt.zero_grad();
-    models::ModelOutput out;
-    {
-      Autocast autocast(a.amp, g_device);  // as the trainer: forward under autocast, losses in float32
-      out = model->forward(x);
-    }
+    // The trainer's forward half (autocast, float32 losses); the losses summed as fixed weights 1.
+    train::StepLosses step = train::forward_losses(*model, x, labels, model->spec().tasks, lo, a.amp, g_device);
     torch::Tensor total;
-    for (const auto& t : model->spec().tasks) {
-      torch::Tensor l = tasks::get(t).loss(out.tasks.at(t).to(torch::kFloat32), labels.at(t), lo);
-      total = total.defined() ? total + l : l;
-    }
+    for (const auto& [t, l] : step.losses) total = total.defined() ? total + l : l;
     total.backward();
     opt.step();
     double queued = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

@@ -35,21 +35,17 @@ MODELS = [("st_r18", "single-task ResNet-18 (dilated, ASPP)"),
           ("mt_hrnet", "multi-task HRNet-18, 4 tasks")]
 
 
-def run(cmd, env=None):
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 class Failed(Exception):
     pass
 
 
-def run_soft(cmd):
-    """For the GPU table: a failed measurement becomes a 'failed' cell instead of ending the run."""
+def run(cmd, soft=False):
+    """One measurement process; its JSON line. A failure ends the run, or with `soft` (the GPU
+    table) raises Failed with the error's message, to become a 'failed' cell."""
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
+        if not soft:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
         lines = out.stderr.strip().splitlines() or ["no message"]
         # Python ends a traceback with the message; LibTorch's errors start with it.
         msg = lines[-1] if "Traceback" in out.stderr else lines[0]
@@ -58,11 +54,13 @@ def run_soft(cmd):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(args_cpp, args_py, repeats):
+def measure(args_cpp, args_py, repeats, soft=False):
+    """`repeats` runs of each side, interleaved; args_py None: densemtl's side only."""
     cpp, py = [], []
     for _ in range(repeats):
-        cpp.append(run([CPP] + args_cpp))
-        py.append(run(PY + args_py))
+        cpp.append(run([CPP] + args_cpp, soft))
+        if args_py is not None:
+            py.append(run(PY + args_py, soft))
     return cpp, py
 
 
@@ -95,12 +93,7 @@ def main_cuda(a):
         return text
 
     def pair(args_cpp, args_py):
-        cpp, py = [], []
-        for _ in range(a.repeats):
-            cpp.append(run_soft([CPP] + args_cpp))
-            if args_py is not None:
-                py.append(run_soft(PY + args_py))
-        return cpp, py
+        return measure(args_cpp, args_py, a.repeats, soft=True)
 
     try:
         mm_cpp, mm_py = pair(["matmul"] + t, ["matmul"] + t)

@@ -71,13 +71,15 @@ def layout(args, t):
     return t.contiguous(memory_format=torch.channels_last) if args.channels_last else t
 
 
-def train(args):
+def build(args, training):
+    """The network, seeded, in train or eval mode, on the device, in the requested layout."""
     torch.manual_seed(0)
-    model = dense_models.build(args.model)
-    model.train()
-    model = model.to(args.device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = dense_models.build(args.model).train(training).to(args.device)
+    return model.to(memory_format=torch.channels_last) if args.channels_last else model
+
+
+def train(args):
+    model = build(args, training=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
     x = layout(args, torch.randn(args.batch, 3, args.height, args.width).to(args.device))
     labels = {k: v.to(args.device) for k, v in make_labels(model.tasks, args.batch, args.height, args.width).items()}
@@ -112,12 +114,7 @@ def train(args):
 
 
 def infer(args):
-    torch.manual_seed(0)
-    model = dense_models.build(args.model)
-    model.eval()
-    model = model.to(args.device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = build(args, training=False)
     x = layout(args, torch.randn(1, 3, args.height, args.width).to(args.device))
     times = []
     with torch.inference_mode():

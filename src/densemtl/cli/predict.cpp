@@ -10,9 +10,11 @@
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/progress.h"
+#include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/data/io/image.h"
+#include "densemtl/data/loader.h"
 #include "densemtl/data/pipeline.h"
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/report/mosaic.h"
@@ -90,28 +92,26 @@ Subcommand add_predict(CLI::App& root) {
             }
             if (o->limit > 0 && items.size() > static_cast<std::size_t>(o->limit)) items.resize(static_cast<std::size_t>(o->limit));
 
+            // The run's tasks that a dataset input has ground truth for.
+            std::vector<std::string> available;
+            if (dataset)
+              for (const auto& t : task_list)
+                if (std::find(dataset->info().tasks.begin(), dataset->info().tasks.end(), t) != dataset->info().tasks.end())
+                  available.push_back(t);
+
             fs::path out = o->out;
+            const data::Pipeline prepare(pipe, /*train=*/false);
+            Rng unused;  // an evaluation pipeline draws nothing
             c10::InferenceMode inference;
             ProgressBar bar("predict", static_cast<std::int64_t>(items.size()), "img");
             for (const auto& item : items) {
               data::Sample raw;
-              if (dataset) {
-                std::vector<std::string> available;
-                for (const auto& t : task_list)
-                  if (std::find(dataset->info().tasks.begin(), dataset->info().tasks.end(), t) != dataset->info().tasks.end())
-                    available.push_back(t);
-                raw = dataset->load(item.id, available);
-              } else {
-                image::read_rgb(item.file).convertTo(raw.image, CV_32FC3);
-              }
+              if (dataset) raw = dataset->load(item.id, available);
+              else image::read_rgb(item.file).convertTo(raw.image, CV_32FC3);
               cv::Size original = raw.image.size();
               data::Sample net;
               net.image = raw.image.clone();
-              data::resize_to(net, pipe.size);
-              cv::Mat normalized = data::normalize_image(net.image, pipe);
-              torch::Tensor x = torch::from_blob(normalized.data, {1, normalized.rows, normalized.cols, 3}, torch::kFloat32)
-                                    .permute({0, 3, 1, 2})
-                                    .contiguous();
+              torch::Tensor x = data::collate({prepare(std::move(net), unused)}, {original}, {}).image;
               models::ModelOutput pred = model->forward(to_model_layout(x.to(device), channels_last));
               std::vector<report::Tile> top = {{"input", report::to_rgb8(raw.image)}}, bottom;
               bool has_gt = false;

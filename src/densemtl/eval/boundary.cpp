@@ -148,19 +148,12 @@ class ComponentSolver {
   using Heap = std::priority_queue<Item, std::vector<Item>, std::greater<Item>>;
 
   // The free nodes, compacted lazily (matching only ever removes nodes from these lists).
-  const std::vector<int>& free_left() {
-    std::size_t k = 0;
-    for (int i : free_left_)
-      if (match_l_[static_cast<std::size_t>(i)] < 0) free_left_[k++] = i;
-    free_left_.resize(k);
-    return free_left_;
-  }
-  const std::vector<int>& free_right() {
-    std::size_t k = 0;
-    for (int j : free_right_)
-      if (match_r_[static_cast<std::size_t>(j)] < 0) free_right_[k++] = j;
-    free_right_.resize(k);
-    return free_right_;
+  const std::vector<int>& free_left() { return compact_free(free_left_, match_l_); }
+  const std::vector<int>& free_right() { return compact_free(free_right_, match_r_); }
+  static const std::vector<int>& compact_free(std::vector<int>& nodes, const std::vector<int>& match) {
+    nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [&](int n) { return match[static_cast<std::size_t>(n)] >= 0; }),
+                nodes.end());
+    return nodes;
   }
 
   // Shortest reduced distance from the free left nodes to the sink.

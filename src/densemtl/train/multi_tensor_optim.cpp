@@ -29,6 +29,13 @@ bool all_on_gpu(const std::vector<torch::optim::OptimizerParamGroup>& groups) {
   return any;
 }
 
+// The loss of the optional closure, evaluated with gradients on (as LibTorch's optimisers do).
+torch::Tensor closure_loss(const torch::optim::Optimizer::LossClosure& closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 }  // namespace
 
 torch::Tensor MultiTensorAdam::step(LossClosure closure) {
@@ -36,11 +43,7 @@ torch::Tensor MultiTensorAdam::step(LossClosure closure) {
   for (const auto& group : param_groups_)
     if (static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad()) return torch::optim::Adam::step(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  torch::Tensor loss = closure_loss(closure);
   for (auto& group : param_groups_) {
     auto& options = static_cast<torch::optim::AdamOptions&>(group.options());
     const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
@@ -87,11 +90,7 @@ torch::Tensor MultiTensorAdam::step(LossClosure closure) {
 torch::Tensor MultiTensorSGD::step(LossClosure closure) {
   if (!force_ && !all_on_gpu(param_groups_)) return torch::optim::SGD::step(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  torch::Tensor loss = closure_loss(closure);
   for (auto& group : param_groups_) {
     auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
     const double momentum = options.momentum(), dampening = options.dampening();

@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -24,12 +23,12 @@
 #include "densemtl/train/experiment.h"
 #include "densemtl/train/optim.h"
 #include "densemtl/train/run.h"
+#include "densemtl/train/step.h"
 
 namespace densemtl::train {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // State carried across epochs and resumes (besides model, optimizer and RNG).
 struct State {
@@ -171,6 +170,24 @@ std::vector<std::string> carve_validation(std::vector<std::string>& train_ids, d
 
 }  // namespace
 
+StepLosses forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
+                          const std::map<std::string, torch::Tensor>& labels, const std::vector<std::string>& main_tasks,
+                          const tasks::Task::LossOptions& options, bool amp, const c10::Device& device) {
+  StepLosses s;
+  {
+    Autocast autocast(amp, device);
+    s.out = model.forward(image);
+  }
+  for (const auto& t : main_tasks)
+    s.losses[t] = tasks::get(t).loss(s.out.tasks.at(t).to(torch::kFloat32), labels.at(t).to(device, true), options);
+  for (const auto& aux : s.out.aux) {
+    torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
+    torch::Tensor l = tasks::get(aux.task).loss(up, labels.at(aux.task).to(device, true), options);
+    s.losses[aux.task] = s.losses.count(aux.task) ? s.losses[aux.task] + l : l;
+  }
+  return s;
+}
+
 TrainResult train(const TrainOptions& options) {
   config::Config cfg = config::Config::load(experiment_schema(), options.config, options.overrides);
   // The run keeps the dataset's absolute path, so evaluate/predict/report work from any folder.
@@ -298,19 +315,7 @@ TrainResult train(const TrainOptions& options) {
       if (schedule.per_iteration)
         set_learning_rate(*optimizer, schedule.rate(static_cast<double>(state.step), static_cast<double>(steps_per_epoch * epochs)));
       torch::Tensor image = to_model_layout(batch->image.to(device, /*non_blocking=*/true), channels_last);
-      models::ModelOutput out;
-      {
-        Autocast autocast(amp, device);
-        out = model->forward(image);
-      }
-      std::map<std::string, torch::Tensor> losses;
-      for (const auto& t : main_tasks)
-        losses[t] = tasks::get(t).loss(out.tasks.at(t).to(torch::kFloat32), batch->labels.at(t).to(device, true), loss_options);
-      for (const auto& aux : out.aux) {
-        torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
-        torch::Tensor l = tasks::get(aux.task).loss(up, batch->labels.at(aux.task).to(device, true), loss_options);
-        losses[aux.task] = losses.count(aux.task) ? losses[aux.task] + l : l;
-      }
+      auto [out, losses] = forward_losses(*model, image, batch->labels, main_tasks, loss_options, amp, device);
       // One read-back per step for all the task losses (the NaN check and the progress line).
       std::vector<torch::Tensor> values;
       for (const auto& [t, l] : losses) values.push_back(l.detach().to(torch::kFloat64));
@@ -397,9 +402,7 @@ TrainResult train(const TrainOptions& options) {
   models::ParameterCount pc = models::count_parameters(*model);
   summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
   cv::Size input = experiment_input_size(cfg, info);
-  model->to(torch::kCPU);
   summary["gflops_per_image"] = 2.0 * static_cast<double>(models::count_macs(*model, input.height, input.width)) / 1e9;
-  model->to(device);
   summary["input_size"] = {input.height, input.width};
   summary["epochs"] = state.epoch;
   summary["best_epoch"] = state.best_epoch;
