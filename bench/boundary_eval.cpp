@@ -17,8 +17,8 @@
 #include "densemtl/core/progress.h"
 #include "densemtl/core/rng.h"
 #include "densemtl/data/synthetic/generator.h"
-#include "densemtl/eval/boundary.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/vision/boundary_match.h"
+#include "densemtl/tasks/metric.h"
 #include "densemtl/vision/thinning.h"
 #include "densemtl/vision/boundaries.h"
 
@@ -88,11 +88,11 @@ int main(int argc, char** argv) {
     cv::Mat gt = vision::thin(gts[0] != 0);
     double t_thin = 0, t_match = 0;
     std::int64_t pixels = 0, matches = 0;
-    for (double t : eval::boundary::thresholds()) {
+    for (double t : vision::boundary::thresholds()) {
       auto t0 = std::chrono::steady_clock::now();
       cv::Mat e = vision::thin(pred >= t * 255.0 - 1e-9);
       auto t1 = std::chrono::steady_clock::now();
-      auto m = eval::boundary::correspond(e, gt, max_dist);
+      auto m = vision::boundary::correspond(e, gt, max_dist);
       auto t2 = std::chrono::steady_clock::now();
       t_thin += std::chrono::duration<double>(t1 - t0).count();
       t_match += std::chrono::duration<double>(t2 - t1).count();
@@ -104,11 +104,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("evaluating %d predictions x 99 thresholds, max_dist %.4f, %d threads\n", images, max_dist, threads);
-  eval::MetricOptions o;
-  o.edge_max_dist = max_dist;
-  o.edge_thresholds = 99;
-  o.threads = threads;
-  auto metric = eval::make_boundary_metric(o);
+  auto metric = tasks::make_boundary_metric({max_dist, 99, threads});
   Rng rng(7);
   double prepare = 0;
   auto start = std::chrono::steady_clock::now();

@@ -171,20 +171,24 @@ int train_step(const Args& a) {
   if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   auto labels = make_labels(model->spec().tasks, a.batch, a.height, a.width);
   for (auto& [t, y] : labels) y = y.to(g_device);
-  tasks::Task::LossOptions lo;
+  // The trainer's own step (train/step.h): forward, losses, one read-back, the balancer's backward
+  // (fixed weights 1), the optimizer step.
+  const tasks::TaskSet task_set(model->spec().tasks, nullptr);
+  train::StepSetup setup;
+  setup.tasks = &task_set;
+  setup.main = model->spec().tasks;
+  setup.amp = a.amp;
+  setup.device = g_device;
+  balancing::Setup bs;
+  bs.tasks = model->spec().tasks;
+  auto balancer = balancing::make_balancer("fixed", bs);
   std::vector<double> times, host_times;  // host_times: until the step is queued (before the GPU sync)
   std::unique_ptr<OpCounter> counter;
   for (int it = 0; it < a.warmup + a.iters; ++it) {
     if (a.count_ops && it == a.warmup + a.iters - 1) counter = std::make_unique<OpCounter>();  // the last step
     sync();
     auto t0 = Clock::now();
-    opt.zero_grad();
-    // The trainer's forward half (autocast, float32 losses); the losses summed as fixed weights 1.
-    train::StepLosses step = train::forward_losses(*model, x, labels, model->spec().tasks, lo, a.amp, g_device);
-    torch::Tensor total;
-    for (const auto& [t, l] : step.losses) total = total.defined() ? total + l : l;
-    total.backward();
-    opt.step();
+    train::train_step(*model, *balancer, opt, x, labels, setup);
     double queued = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     sync();
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

@@ -7,10 +7,10 @@
 #include <functional>
 
 #include "densemtl/core/rng.h"
-#include "densemtl/eval/boundary.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/vision/boundary_match.h"
+#include "densemtl/tasks/metric.h"
 
-namespace densemtl::eval::boundary {
+namespace densemtl::vision::boundary {
 
 namespace {
 
@@ -205,11 +205,8 @@ TEST(BoundaryAggregation, EmptySetConventions) {
 }
 
 TEST(BoundaryMetric, PerfectAndEmptyPredictions) {
-  MetricOptions o;
-  o.edge_max_dist = 0.011;
-  o.edge_thresholds = 99;
-  o.threads = 2;
-  auto m = make_boundary_metric(o);
+  tasks::BoundaryMetricOptions o{0.011, 99, 2};
+  auto m = tasks::make_boundary_metric(o);
   cv::Mat gt = cv::Mat::zeros(48, 64, CV_32F);
   cv::line(gt, {4, 4}, {60, 40}, cv::Scalar(1));
   cv::Mat pred;
@@ -219,9 +216,9 @@ TEST(BoundaryMetric, PerfectAndEmptyPredictions) {
   EXPECT_NEAR(r["odsF"].get<double>(), 100.0, 1e-9);
   EXPECT_NEAR(r["oisF"].get<double>(), 100.0, 1e-9);
   EXPECT_EQ(r["images"].get<int>(), 5);
-  auto none = make_boundary_metric(o);
+  auto none = tasks::make_boundary_metric(o);
   none->update(cv::Mat::zeros(48, 64, CV_8U), gt);
   EXPECT_EQ(none->result()["odsF"].get<double>(), 0.0);
 }
 
-}  // namespace densemtl::eval::boundary
+}  // namespace densemtl::vision::boundary

@@ -5,9 +5,9 @@
 
 #include <fstream>
 
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/mat.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/mat.h"
+#include "densemtl/vision/io/npy.h"
 #include "test_util.h"
 
 namespace densemtl {

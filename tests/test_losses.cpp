@@ -14,7 +14,6 @@ namespace {
 at::Tensor t4(std::vector<float> v, std::vector<std::int64_t> shape) {
   return torch::tensor(v, torch::kFloat32).reshape(shape);
 }
-const Task::LossOptions kOpts;
 }  // namespace
 
 TEST(Losses, CrossEntropyIgnoresLabel255AndGuardsAllIgnored) {
@@ -22,10 +21,10 @@ TEST(Losses, CrossEntropyIgnoresLabel255AndGuardsAllIgnored) {
   at::Tensor logits = t4({0.0f, std::log(3.0f), 5.0f, 0.0f, 0.0f, -5.0f}, {1, 2, 1, 3}).requires_grad_(true);
   at::Tensor label = t4({1, 0, 255}, {1, 1, 1, 3});
   double expected = (std::log(2.0) + std::log(4.0 / 3.0)) / 2;
-  EXPECT_NEAR(get("semseg").loss(logits, label, kOpts).item<double>(), expected, 1e-6);
-  EXPECT_NEAR(get("human_parts").loss(logits, label, kOpts).item<double>(), expected, 1e-6);
+  EXPECT_NEAR(get("semseg").loss(logits, label).item<double>(), expected, 1e-6);
+  EXPECT_NEAR(get("human_parts").loss(logits, label).item<double>(), expected, 1e-6);
   at::Tensor none = t4({255, 255, 255}, {1, 1, 1, 3});
-  at::Tensor l = get("semseg").loss(logits, none, kOpts);
+  at::Tensor l = get("semseg").loss(logits, none);
   EXPECT_EQ(l.item<double>(), 0.0);
   l.backward();  // still part of the graph
   EXPECT_EQ(logits.grad().abs().sum().item<double>(), 0.0);
@@ -36,14 +35,14 @@ TEST(Losses, BalancedBceForEdgesUsesWeight095AndDividesByTheElementCount) {
   at::Tensor logits = t4({0.0f, 2.0f}, {1, 1, 1, 2});
   at::Tensor label = t4({1, 0}, {1, 1, 1, 2});
   double expected = (0.95 * std::log(2.0) + 0.05 * std::log(1 + std::exp(2.0))) / 2;
-  EXPECT_NEAR(get("edge").loss(logits, label, kOpts).item<double>(), expected, 1e-6);
-  Task::LossOptions half;
-  half.edge_pos_weight = 0.5;
-  EXPECT_NEAR(get("edge").loss(logits, label, half).item<double>(), (0.5 * std::log(2.0) + 0.5 * std::log(1 + std::exp(2.0))) / 2, 1e-6);
+  EXPECT_NEAR(get("edge").loss(logits, label).item<double>(), expected, 1e-6);
+  // tasks.edge.pos_weight configures it.
+  TaskSet half({"edge"}, task_options("tasks: {edge: {pos_weight: 0.5}}", "test").get());
+  EXPECT_NEAR(half.at("edge").loss(logits, label).item<double>(), (0.5 * std::log(2.0) + 0.5 * std::log(1 + std::exp(2.0))) / 2, 1e-6);
   // An ignored pixel (a per-image missing label) is not supervised and not counted.
   at::Tensor logits3 = t4({0.0f, 2.0f, 7.0f}, {1, 1, 1, 3});
   at::Tensor label3 = t4({1, 0, 255}, {1, 1, 1, 3});
-  EXPECT_NEAR(get("edge").loss(logits3, label3, kOpts).item<double>(), expected, 1e-6);
+  EXPECT_NEAR(get("edge").loss(logits3, label3).item<double>(), expected, 1e-6);
 }
 
 TEST(Losses, SaliencyWeightIsTheBatchShareOfNegatives) {
@@ -51,21 +50,21 @@ TEST(Losses, SaliencyWeightIsTheBatchShareOfNegatives) {
   at::Tensor logits = torch::zeros({1, 1, 2, 2});
   at::Tensor label = t4({1, 0, 0, 0}, {1, 1, 2, 2});
   double expected = (0.75 * std::log(2.0) + 0.25 * 3 * std::log(2.0)) / 4;
-  EXPECT_NEAR(get("sal").loss(logits, label, kOpts).item<double>(), expected, 1e-6);
+  EXPECT_NEAR(get("sal").loss(logits, label).item<double>(), expected, 1e-6);
 }
 
 TEST(Losses, NormalsL1OnNormalisedPredictionsOverValidElements) {
   // Pixel 1: (3, 4, 0) -> (0.6, 0.8, 0) against (1, 0, 0): |0.4| + 0.8 + 0 = 1.2 over 3 elements.
   at::Tensor out = t4({3, 9, 4, 9, 0, 9}, {1, 3, 1, 2});
   at::Tensor label = t4({1, 255, 0, 255, 0, 255}, {1, 3, 1, 2});
-  EXPECT_NEAR(get("normals").loss(out, label, kOpts).item<double>(), 0.4, 1e-6);
+  EXPECT_NEAR(get("normals").loss(out, label).item<double>(), 0.4, 1e-6);
 }
 
 TEST(Losses, DepthL1OverValidPixels) {
   at::Tensor out = t4({1, 2, 3}, {1, 1, 1, 3});
   at::Tensor label = t4({1.5, 255, 2}, {1, 1, 1, 3});
-  EXPECT_NEAR(get("depth").loss(out, label, kOpts).item<double>(), 0.75, 1e-6);
-  EXPECT_EQ(get("depth").loss(out, t4({255, 255, 255}, {1, 1, 1, 3}), kOpts).item<double>(), 0.0);
+  EXPECT_NEAR(get("depth").loss(out, label).item<double>(), 0.75, 1e-6);
+  EXPECT_EQ(get("depth").loss(out, t4({255, 255, 255}, {1, 1, 1, 3})).item<double>(), 0.0);
 }
 
 TEST(Predictions, EncodingMatchesTheReferenceFormats) {

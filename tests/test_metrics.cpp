@@ -5,10 +5,10 @@
 #include <cmath>
 
 #include "densemtl/core/error.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/tasks/metric.h"
 #include "densemtl/tasks/registry.h"
 
-namespace densemtl::eval {
+namespace densemtl::tasks {
 
 namespace {
 cv::Mat u8(std::vector<int> v, int rows) {
@@ -24,21 +24,20 @@ cv::Mat f32(std::vector<float> v, int rows) {
 }  // namespace
 
 TEST(Metrics, MiouWithIgnoreAndEmptyClasses) {
-  MetricOptions o;
-  o.class_names = {"a", "b"};
-  auto m = make_miou_metric(o);
+  std::vector<std::string> names = {"a", "b"};
+  auto m = make_miou_metric(names);
   // pred 0 0 1 1 / gt 0 1 1 ignore: class a TP 1 FP 1 -> 1/2; class b TP 1 FN 1 -> 1/2.
   m->update(u8({0, 0, 1, 1}, 1), f32({0, 1, 1, 255}, 1));
   OrderedJson r = m->result();
   EXPECT_NEAR(r["mIoU"].get<double>(), 50.0, 1e-9);
   EXPECT_NEAR(r["per_class_IoU"]["b"].get<double>(), 50.0, 1e-9);
   // A class that never occurs (nor is predicted) counts as 0, as in the reference.
-  o.class_names = {"a", "b", "c"};
-  auto m3 = make_miou_metric(o);
+  names = {"a", "b", "c"};
+  auto m3 = make_miou_metric(names);
   m3->update(u8({0, 0, 1, 1}, 1), f32({0, 1, 1, 255}, 1));
   EXPECT_NEAR(m3->result()["mIoU"].get<double>(), 100.0 / 3, 1e-3);
   // Pooled over images, not averaged per image.
-  auto pooled = make_miou_metric(o);
+  auto pooled = make_miou_metric(names);
   pooled->update(u8({0, 0}, 1), f32({0, 0}, 1));
   pooled->update(u8({0, 1}, 1), f32({1, 1}, 1));
   // a: TP 2, FP 1 -> 2/3; b: TP 1, FN 1 -> 1/2; c: 0.
@@ -46,9 +45,9 @@ TEST(Metrics, MiouWithIgnoreAndEmptyClasses) {
 }
 
 TEST(Metrics, HumanPartsSkipImagesWithoutParts) {
-  MetricOptions o;
-  o.class_names = {"background", "head"};
-  auto m = tasks::get("human_parts").make_metric(o);
+  data::DatasetInfo info;
+  info.part_names = {"background", "head"};
+  auto m = get("human_parts").make_metric({info, 0});
   m->update(u8({1, 1}, 1), f32({0, 0}, 1));      // all background: skipped
   m->update(u8({1, 1}, 1), f32({255, 255}, 1));  // all ignore: skipped
   EXPECT_EQ(m->images(), 0u);
@@ -133,4 +132,4 @@ TEST(Metrics, SizeMismatchIsAnError) {
   EXPECT_THROW(m->update(f32({1, 2}, 1), f32({1, 2, 3}, 1)), Error);
 }
 
-}  // namespace densemtl::eval
+}  // namespace densemtl::tasks

@@ -163,7 +163,7 @@ TEST(Models, WidthOptionShrinksAndStillPredictsEveryTaskAtInputSize) {
   ModelOutput out = small->forward(torch::randn({2, 3, 48, 64}));
   EXPECT_EQ(out.tasks.at("semseg").sizes(), (std::vector<std::int64_t>{2, 40, 48, 64}));
   EXPECT_EQ(out.tasks.at("depth").sizes(), (std::vector<std::int64_t>{2, 1, 48, 64}));
-  EXPECT_EQ(out.shared.size(), 1u);
+  EXPECT_EQ(out.representation.shared.size(), 1u);
   EXPECT_FALSE(small->shared_parameters().empty());
 }
 
@@ -228,8 +228,9 @@ TEST(Inference, FoldingBatchNormsKeepsTheOutputs) {
     torch::NoGradGuard g;
     torch::Tensor x = torch::randn({2, 3, 48, 64});
     ModelOutput before = m->forward(x);
-    int folded = prepare_for_inference(*m);
-    EXPECT_GT(folded, 20) << backbone;
+    FoldReport folded = prepare_for_inference(*m);
+    EXPECT_GT(folded.folded, 20) << backbone;
+    EXPECT_TRUE(folded.unfolded.empty()) << backbone;
     ModelOutput after = m->forward(x);
     for (const auto& [task, t] : before.tasks) {
       double diff = (t - after.tasks.at(task)).abs().max().item<double>();

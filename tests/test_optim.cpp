@@ -111,7 +111,6 @@ TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {
   torch::ones({1}).item<float>();
   ASSERT_EQ(reads.load(), 1) << "the counter does not see read-backs";
   torch::manual_seed(0);
-  tasks::Task::LossOptions options;
   for (const auto& name : tasks::names()) {
     const tasks::Task& task = tasks::get(name);
     std::int64_t c = name == "semseg" || name == "human_parts" ? 5 : (name == "normals" ? 3 : 1);
@@ -120,7 +119,7 @@ TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {
                                                                    : torch::rand({2, c, 4, 4});
     label.index_put_({0}, 255.0);  // the first image unlabelled
     reads = 0;
-    torch::Tensor l = task.loss(out, label, options);
+    torch::Tensor l = task.loss(out, label);
     l.backward();
     EXPECT_EQ(reads.load(), 0) << name;
   }
@@ -128,12 +127,11 @@ TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {
 }
 
 TEST(Losses, AllIgnoredGivesAZeroThatBackpropagatesForEveryTask) {
-  tasks::Task::LossOptions options;
   for (const auto& name : tasks::names()) {
     std::int64_t c = name == "semseg" || name == "human_parts" ? 5 : (name == "normals" ? 3 : 1);
     torch::Tensor out = torch::randn({1, c, 3, 3}, torch::requires_grad());
     torch::Tensor label = torch::full({1, name == "semseg" || name == "human_parts" ? 1 : c, 3, 3}, 255.0);
-    torch::Tensor l = tasks::get(name).loss(out, label, options);
+    torch::Tensor l = tasks::get(name).loss(out, label);
     EXPECT_EQ(l.item<double>(), 0.0) << name;
     l.backward();
     EXPECT_EQ(out.grad().abs().sum().item<double>(), 0.0) << name;

@@ -4,9 +4,9 @@
 #include <fstream>
 
 #include "densemtl/data/dataset.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/mat.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/mat.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/data/summary.h"
 #include "fixtures.h"

@@ -8,7 +8,7 @@
 #include <map>
 
 #include "densemtl/core/json.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/data/synthetic/generator.h"
 #include "densemtl/train/run.h"
 #include "densemtl/train/trainer.h"

@@ -12,8 +12,8 @@
 #include <fstream>
 
 #include "densemtl/core/json.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/npy.h"
 #include "fixtures.h"
 #include "test_util.h"
 

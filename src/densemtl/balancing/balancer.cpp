@@ -1,57 +1,206 @@
 #include "densemtl/balancing/balancer.h"
 
 #include "densemtl/core/error.h"
-#include "densemtl/tasks/registry.h"
+#include "densemtl/core/strings.h"
 
 namespace densemtl::balancing {
 
-torch::Tensor Balancer::task_gradients(const std::map<std::string, torch::Tensor>& losses,
-                                       const std::vector<torch::Tensor>& parameters) {
+namespace {
+
+using BalancerRegistry = Registry<BalancerEntry>;
+
+std::string shape_text(c10::IntArrayRef sizes) {
+  std::vector<std::string> d;
+  for (auto s : sizes) d.push_back(std::to_string(s));
+  return "[" + join(d, ", ") + "]";
+}
+
+torch::Tensor flatten(const std::vector<torch::Tensor>& grads, const std::vector<torch::Tensor>& like) {
+  std::vector<torch::Tensor> flat;
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    flat.push_back(grads[i].defined() ? grads[i].reshape(-1) : torch::zeros({like[i].numel()}, like[i].options()));
+  return torch::cat(flat);
+}
+
+// Rows of per-task gradients on `inputs(t)`, and each task's gradients on `own(t)` (kept as they
+// are, for parameters only that task reaches), from one autograd pass per task.
+struct TaskGradients {
+  torch::Tensor matrix;
+  std::vector<std::vector<torch::Tensor>> own;
+};
+
+TaskGradients task_gradients(const std::vector<torch::Tensor>& objectives,
+                             const std::function<std::vector<torch::Tensor>(std::size_t)>& inputs,
+                             const std::function<std::vector<torch::Tensor>(std::size_t)>& own) {
+  TaskGradients out;
   std::vector<torch::Tensor> rows;
-  for (const auto& [task, loss] : losses) {
-    auto grads = torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/true, /*create_graph=*/false,
+  for (std::size_t t = 0; t < objectives.size(); ++t) {
+    std::vector<torch::Tensor> wrt = inputs(t);
+    std::vector<torch::Tensor> mine = own ? own(t) : std::vector<torch::Tensor>{};
+    std::vector<torch::Tensor> all = wrt;
+    all.insert(all.end(), mine.begin(), mine.end());
+    auto grads = torch::autograd::grad({objectives[t]}, all, {}, /*retain_graph=*/true, /*create_graph=*/false,
                                        /*allow_unused=*/true);
-    std::vector<torch::Tensor> flat;
-    for (std::size_t i = 0; i < grads.size(); ++i)
-      flat.push_back(grads[i].defined() ? grads[i].reshape(-1) : torch::zeros({parameters[i].numel()}, parameters[i].options()));
-    rows.push_back(torch::cat(flat));
+    rows.push_back(flatten(std::vector<torch::Tensor>(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(wrt.size())), wrt));
+    out.own.emplace_back(grads.begin() + static_cast<std::ptrdiff_t>(wrt.size()), grads.end());
   }
-  return torch::stack(rows);
+  out.matrix = torch::stack(rows);
+  return out;
 }
 
-torch::Tensor Balancer::representation_gradients(const std::map<std::string, torch::Tensor>& losses,
-                                                 const models::Features& representation) {
-  std::vector<torch::Tensor> rows;
-  for (const auto& [task, loss] : losses) {
-    auto grads = torch::autograd::grad({loss}, representation, {}, true, false, true);
-    std::vector<torch::Tensor> flat;
-    for (std::size_t i = 0; i < grads.size(); ++i)
-      flat.push_back(grads[i].defined() ? grads[i].reshape(-1) : torch::zeros({representation[i].numel()}, representation[i].options()));
-    rows.push_back(torch::cat(flat));
+// Adds scale · g into .grad of each parameter (g undefined: nothing).
+void add_scaled(const std::vector<torch::Tensor>& parameters, const std::vector<torch::Tensor>& grads, const torch::Tensor& scale) {
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    torch::Tensor g = grads[i] * scale.to(grads[i].dtype());
+    torch::Tensor p = parameters[i];
+    if (p.mutable_grad().defined()) p.mutable_grad().add_(g);
+    else p.mutable_grad() = g;
   }
-  return torch::stack(rows);
 }
 
-void Balancer::add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat) {
+}  // namespace
+
+std::string mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::Losses: return "losses";
+    case Mode::Parameters: return "params";
+    case Mode::Representation: return "rep";
+  }
+  return "?";
+}
+
+Balancer::Balancer(Setup setup) : setup_(std::move(setup)) {}
+
+void Balancer::check(const models::ArchitectureImpl& model) const {
+  if (mode() == Mode::Representation && !model.separable_representation())
+    fail("balancer {} works on the shared representation (mode rep), but in the {} architecture the tasks do not read "
+         "one shared representation independently; use its parameter mode (balancer.{}.mode: params) if it has one",
+         name(), model.spec().architecture, name());
+}
+
+void Balancer::backward(const Losses& losses, Context& context) {
+  if (losses.tasks() != tasks())
+    fail("internal: balancer {} balances {}, the step has losses for {}", name(), join(tasks(), ", "), join(losses.tasks(), ", "));
+  switch (mode()) {
+    case Mode::Losses: objective(losses, context).backward(); break;
+    case Mode::Parameters: backward_parameters(losses, context); break;
+    case Mode::Representation: backward_representation(losses, context); break;
+  }
+}
+
+torch::Tensor Balancer::objective(const Losses& losses, Context& context) {
+  torch::Tensor w = loss_weights(losses, context);
+  show_weights(w);
+  return losses.weighted_sum(w);
+}
+
+void Balancer::show_weights(const torch::Tensor& weights) {
+  torch::Tensor w = weights.detach().to(torch::kCPU, torch::kFloat64);
+  for (std::size_t t = 0; t < tasks().size(); ++t) last_weights_[tasks()[t]] = w[static_cast<std::int64_t>(t)].item<double>();
+}
+
+torch::Tensor Balancer::gradient_matrix(const std::vector<torch::Tensor>& objectives,
+                                        const std::function<std::vector<torch::Tensor>(std::size_t)>& inputs) {
+  return task_gradients(objectives, inputs, nullptr).matrix;
+}
+
+void Balancer::backward_parameters(const Losses& losses, Context& context) {
+  models::ArchitectureImpl& model = context.model;
+  std::vector<torch::Tensor> shared = model.shared_parameters();
+  std::vector<std::vector<torch::Tensor>> heads;
+  for (const auto& t : losses.tasks()) heads.push_back(model.task_parameters(t));
+  std::vector<torch::Tensor> objectives = losses.objectives();
+  TaskGradients g = task_gradients(
+      objectives, [&](std::size_t) { return shared; }, [&](std::size_t t) { return heads[t]; });
+  Combination c = combine(g.matrix, losses, context);
+  torch::Tensor scale = c.weights.defined() ? c.weights.detach() : torch::ones({g.matrix.size(0)}, g.matrix.options());
+  torch::Tensor direction = c.weights.defined() ? torch::matmul(c.weights.detach().to(g.matrix.dtype()), g.matrix) : c.direction;
+  if (c.weights.defined()) show_weights(c.weights);
+  add_gradient(shared, direction);
+  for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], scale[static_cast<std::int64_t>(t)]);
+}
+
+void Balancer::backward_representation(const Losses& losses, Context& context) {
+  models::ArchitectureImpl& model = context.model;
+  const models::Representation& rep = context.output.representation;
+  const std::vector<std::string>& task_names = losses.tasks();
+  for (const auto& t : task_names)
+    if (!rep.leaves.count(t))
+      fail("internal: balancer {} needs the representation gradients of task '{}', but the {} architecture gave it no leaf "
+           "(set_representation_gradients before the forward pass)", name(), t, model.spec().architecture);
+  std::vector<std::vector<torch::Tensor>> heads;
+  for (const auto& t : task_names) heads.push_back(model.task_parameters(t));
+  std::vector<torch::Tensor> objectives = losses.objectives();
+  TaskGradients g = task_gradients(
+      objectives, [&](std::size_t t) { return rep.leaves.at(task_names[t]); }, [&](std::size_t t) { return heads[t]; });
+  Combination c = combine(g.matrix, losses, context);
+  torch::Tensor scale = c.weights.defined() ? c.weights.detach() : torch::ones({g.matrix.size(0)}, g.matrix.options());
+  torch::Tensor direction = c.weights.defined() ? torch::matmul(c.weights.detach().to(g.matrix.dtype()), g.matrix) : c.direction;
+  if (c.weights.defined()) show_weights(c.weights);
+  for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], scale[static_cast<std::int64_t>(t)]);
+  // The combined representation gradient, back through the encoder once.
+  std::vector<torch::Tensor> grads;
+  std::int64_t offset = 0;
+  for (const auto& z : rep.shared) {
+    grads.push_back(direction.narrow(0, offset, z.numel()).view_as(z).to(z.dtype()));
+    offset += z.numel();
+  }
+  if (offset != direction.numel())
+    fail("internal: balancer {}: a direction of {} values for a representation of {}", name(), direction.numel(), offset);
+  torch::autograd::backward(rep.shared, grads);
+}
+
+void Balancer::save(torch::serialize::OutputArchive& archive) const {
+  for (const auto& p : state_->named_parameters()) archive.write(p.key(), p.value().detach().cpu());
+  for (const auto& b : state_->named_buffers()) archive.write(b.key(), b.value().cpu(), /*is_buffer=*/true);
+}
+
+void Balancer::load(torch::serialize::InputArchive& archive, const std::string& where) {
+  torch::NoGradGuard no_grad;
+  auto read = [&](const std::string& key, torch::Tensor& target) {
+    torch::Tensor value;
+    if (!archive.try_read(key, value)) fail("{}: no state '{}' of balancer {}", where, key, name());
+    if (value.sizes() != target.sizes())
+      fail("{}: balancer {} state '{}' is {} in the file, {} here", where, name(), key, shape_text(value.sizes()), shape_text(target.sizes()));
+    target.copy_(value);
+  };
+  for (auto& p : state_->named_parameters()) read(p.key(), p.value());
+  for (auto& b : state_->named_buffers()) read(b.key(), b.value());
+}
+
+void add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat) {
   torch::NoGradGuard no_grad;
   std::int64_t offset = 0;
   for (const auto& p : parameters) {
-    torch::Tensor g = flat.narrow(0, offset, p.numel()).view_as(p);
+    torch::Tensor g = flat.narrow(0, offset, p.numel()).view_as(p).to(p.dtype());
     offset += p.numel();
-    if (p.mutable_grad().defined()) p.mutable_grad().add_(g);
-    else p.mutable_grad() = g.clone();
+    torch::Tensor param = p;
+    if (param.mutable_grad().defined()) param.mutable_grad().add_(g);
+    else param.mutable_grad() = g.clone();
   }
+  if (offset != flat.numel()) fail("internal: a gradient of {} values for {} parameter values", flat.numel(), offset);
 }
 
-Options options_from_config(const config::Config& cfg) {
-  Options o;
-  o.name = cfg.get_string("balancer.name");
-  o.tasks = tasks::canonical(cfg.get_string_list("tasks.main"));
-  auto aux = cfg.get_string_list("tasks.aux");
-  for (const auto& a : tasks::canonical(aux))
-    if (std::find(o.tasks.begin(), o.tasks.end(), a) == o.tasks.end()) o.tasks.push_back(a);
-  o.weights = cfg.get_float_map("tasks.loss_weights");
-  return o;
+std::vector<std::string> balancer_names() { return BalancerRegistry::global().names(); }
+
+const BalancerEntry& balancer_entry(const std::string& name) { return BalancerRegistry::global().get(name); }
+
+std::vector<config::Spec> balancer_option_sections() {
+  std::vector<config::Spec> out;
+  for (const BalancerEntry* e : BalancerRegistry::global().entries())
+    if (!e->options.empty())
+      out.push_back(config::only_when(config::section(e->name, "Options of the " + e->name + " balancer", e->options), "name", e->name));
+  return out;
+}
+
+std::unique_ptr<Balancer> make_balancer(const std::string& name, const Setup& setup) {
+  const BalancerEntry& entry = balancer_entry(name);
+  if (setup.options.bound() || entry.options.empty()) return entry.make(setup);
+  Setup with_defaults = setup;
+  with_defaults.options = config::defaults("balancer." + name, entry.options);
+  return entry.make(with_defaults);
 }
 
 }  // namespace densemtl::balancing

@@ -1,74 +1,170 @@
 // Task balancing: how the per-task losses (and their gradients) combine into one update. The
-// second axis of the survey, kept apart from architectures: the trainer hands a balancer the
-// losses and access to the shared parameters and the shared representation, the balancer leaves
-// the combined gradients in the parameters' .grad.
+// second axis of the survey, kept apart from architectures.
 //
-// The base class owns the plumbing gradient-level methods need (MGDA, PCGrad, CAGrad, IMTL,
-// Nash-MTL, Aligned-MTL, GradNorm, ...): per-task gradients on the shared parameters as a T x P
-// matrix, per-task gradients on the shared representation, and writing a combined gradient back.
-// A method then only computes its weights or its combined gradient. Loss-level methods (DWA,
-// uncertainty weighting) get the epoch's mean losses and may own learnable parameters.
-// One method per file (fixed.cpp, ...), registered in registry.cpp.
+// A method is one file: a class deriving from Balancer that states what it needs (mode()) and
+// computes its weights or its combined gradient, and one registration line
+//
+//   DENSEMTL_REGISTER(balancing::BalancerEntry, {"fixed", 10, "help", balancer<Fixed>, options...});
+//
+// with its own options (config keys balancer.<name>.<key>), declared in the file. The base class
+// owns the plumbing, by mode:
+//   Losses          the method returns an objective (usually Σ α_t L_t); one backward of it.
+//   Parameters      per-task gradients on the shared parameters, a T x P matrix G.
+//   Representation  per-task gradients on the shared representation z, a T x R matrix G (each
+//                   task's heads read a detached leaf of z: one backward through the heads,
+//                   then one backward of the combined gradient through the encoder).
+// From G the method returns a Combination: task weights α (every parameter then gets the gradient
+// of Σ α_t L_t: heads weighted too), or a direction d for the shared parameters or z (heads then
+// get their own ordinary task gradients). Rows of G are in tasks() order (canonical).
+// Hooks: after the optimizer step (with the losses of the same batch recomputed on request),
+// after validation (the validation metrics), at the end of an epoch (the mean losses). Its own
+// learnable parameters and persistent state live in state(): on the model's device, in the
+// optimizer, in checkpoints.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "densemtl/balancing/losses.h"
 #include "densemtl/core/config.h"
+#include "densemtl/core/json.h"
+#include "densemtl/core/registry.h"
 #include "densemtl/models/architectures/architecture.h"
 
 namespace densemtl::balancing {
 
+enum class Mode { Losses, Parameters, Representation };
+std::string mode_name(Mode mode);
+
+// What a balancer sees of a training step.
 struct Context {
   models::ArchitectureImpl& model;
-  models::ModelOutput& output;  // output.shared: the representation every task reads
+  const models::ModelOutput& output;
   int epoch = 0;
   std::int64_t step = 0;
+  // The losses of the same batch through the model as it is now, without gradients (set in
+  // after_step, for methods that compare the losses before and after the step).
+  std::function<Losses()> recompute_losses;
+};
+
+// The result of a gradient-level method.
+struct Combination {
+  torch::Tensor weights;    // T: the update is the gradient of Σ α_t L_t
+  torch::Tensor direction;  // D: the shared parameters' (or the representation's) gradient
+  static Combination of_weights(torch::Tensor w) { return {std::move(w), {}}; }
+  static Combination of_direction(torch::Tensor d) { return {{}, std::move(d)}; }
+};
+
+// What a method is built from.
+struct Setup {
+  std::vector<std::string> tasks;                 // the balanced tasks (main and auxiliary), canonical
+  std::map<std::string, double> loss_weights;     // tasks.loss_weights (a missing task = 1)
+  config::View options;                           // balancer.<name>.*
 };
 
 class Balancer {
  public:
+  explicit Balancer(Setup setup);
   virtual ~Balancer() = default;
   virtual std::string name() const = 0;
-  // Combines `losses` (one scalar per task, canonical order of the keys) and backpropagates,
-  // leaving gradients in .grad of every parameter. Returns the loss value that was minimised
-  // (for logging).
-  virtual torch::Tensor backward(const std::map<std::string, torch::Tensor>& losses, Context& context) = 0;
-  // The current weight of every task (for logs).
-  virtual std::map<std::string, double> weights() const = 0;
-  // Learnable parameters of the method itself (the optimizer updates them with the model's).
-  virtual std::vector<torch::Tensor> parameters() { return {}; }
-  // Called after every epoch with the epoch's mean task losses (for history-based methods).
+  // What the method needs this run (it may depend on its options, e.g. balancer.<name>.mode).
+  virtual Mode mode() const = 0;
+
+  // A clear error when `model` cannot serve this method (representation mode on an architecture
+  // whose tasks do not read a shared representation independently).
+  void check(const models::ArchitectureImpl& model) const;
+
+  // Combines `losses` and backpropagates, leaving gradients in .grad of every parameter (call
+  // after the optimizer's zero_grad).
+  void backward(const Losses& losses, Context& context);
+
+  // Hooks; the defaults do nothing.
+  virtual void after_step(Context& /*context*/) {}
+  virtual void after_validation(const OrderedJson& /*metrics*/) {}
   virtual void end_epoch(const std::map<std::string, double>& /*mean_losses*/) {}
-  // Method state for checkpoints.
-  virtual void save(torch::serialize::OutputArchive& /*archive*/) const {}
-  virtual void load(torch::serialize::InputArchive& /*archive*/) {}
+
+  // The current weight of every task, for logs.
+  virtual std::map<std::string, double> weights() const { return last_weights_; }
+
+  // The method's own learnable parameters (the optimizer updates them with the model's).
+  std::vector<torch::Tensor> parameters() const { return state_->parameters(); }
+  // Moves the method's state to `device` (the model's).
+  void to(const torch::Device& device) { state_->to(device); }
+  // Method state for checkpoints: every tensor of state(), by name, shapes checked on load.
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive, const std::string& where);
+
+  const std::vector<std::string>& tasks() const { return setup_.tasks; }
 
  protected:
-  // Per-task gradients of `losses` with respect to `parameters`, flattened: a T x P matrix
-  // (rows in the order of `losses`). The graph is kept for a later backward.
-  static torch::Tensor task_gradients(const std::map<std::string, torch::Tensor>& losses,
-                                      const std::vector<torch::Tensor>& parameters);
-  // Per-task gradients with respect to the shared representation (each of its maps flattened
-  // and concatenated): T x R.
-  static torch::Tensor representation_gradients(const std::map<std::string, torch::Tensor>& losses,
-                                                const models::Features& representation);
-  // Adds the flat gradient `flat` (length P) into .grad of `parameters`.
-  static void add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat);
+  // --- What a method implements, by mode ---
+  // Losses mode: the objective to backpropagate once. Default: Σ α_t L_t with α = loss_weights().
+  virtual torch::Tensor objective(const Losses& losses, Context& context);
+  // Losses mode: this step's task weights α (T, tasks() order).
+  virtual torch::Tensor loss_weights(const Losses& /*losses*/, Context& /*context*/) {
+    throw std::logic_error(name() + ": loss_weights() not implemented");
+  }
+  // Parameter and representation modes: weights or a direction from the T x D matrix G.
+  virtual Combination combine(const torch::Tensor& /*G*/, const Losses& /*losses*/, Context& /*context*/) {
+    throw std::logic_error(name() + ": combine() not implemented");
+  }
+
+  // Records the weights shown in logs (a T-vector in tasks() order).
+  void show_weights(const torch::Tensor& weights);
+  // The method's options (balancer.<name>.*).
+  const config::View& options() const { return setup_.options; }
+  const Setup& setup() const { return setup_; }
+  // Where learnable parameters and persistent state are registered.
+  torch::nn::Module& state() { return *state_; }
+
+  // The one helper for both gradient matrices: row t is the gradient of objectives[t] with
+  // respect to inputs(t), flattened and concatenated; the graph is kept.
+  static torch::Tensor gradient_matrix(const std::vector<torch::Tensor>& objectives,
+                                       const std::function<std::vector<torch::Tensor>(std::size_t)>& inputs);
+
+ private:
+  void backward_parameters(const Losses& losses, Context& context);
+  void backward_representation(const Losses& losses, Context& context);
+  // The heads (exclusive task parameters) get the gradient of Σ_t scale_t · objective_t.
+  void backward_heads(models::ArchitectureImpl& model, const std::vector<torch::Tensor>& objectives,
+                      const torch::Tensor& scale);
+
+  Setup setup_;
+  std::shared_ptr<torch::nn::Module> state_ = std::make_shared<torch::nn::Module>();
+  std::map<std::string, double> last_weights_;
 };
 
-struct Options {
-  std::string name = "fixed";
-  std::vector<std::string> tasks;
-  std::map<std::string, double> weights;  // fixed weights (missing task = 1)
+// The registration record of a balancer.
+struct BalancerEntry {
+  std::string name;
+  int order = 0;
+  std::string help;
+  std::function<std::unique_ptr<Balancer>(const Setup&)> make;
+  // Its options (config keys balancer.<name>.<key>).
+  std::vector<config::Spec> options = {};
+  // Whether it reads tasks.loss_weights (otherwise setting them is an error: nothing would).
+  bool uses_loss_weights = false;
+  static const char* kind() { return "balancer"; }
 };
 
-Options options_from_config(const config::Config& cfg);
-std::unique_ptr<Balancer> make_balancer(const Options& options);
-const std::vector<std::string>& balancer_names();
+template <typename Method>
+std::unique_ptr<Balancer> balancer(const Setup& setup) {
+  return std::make_unique<Method>(setup);
+}
+
+std::vector<std::string> balancer_names();
+const BalancerEntry& balancer_entry(const std::string& name);
+// balancer.<name> sections of every method that has options (for the experiment schema).
+std::vector<config::Spec> balancer_option_sections();
+// Builds the balancer `name` for `setup`.
+std::unique_ptr<Balancer> make_balancer(const std::string& name, const Setup& setup);
+
+// Adds the flat gradient `flat` (the parameters' sizes concatenated) into .grad of `parameters`.
+void add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat);
 
 }  // namespace densemtl::balancing

@@ -1,5 +1,7 @@
-// Fixed loss weights: total = sum_t w_t L_t, one backward pass. The reference's only scheme
-// (loss_schemes.py), with its per-dataset weights in the configs.
+// Fixed loss weights: L = Σ_t w_t L_t, one backward pass. The reference's only scheme
+// (loss_schemes.py: MultiTaskLoss, PADNetLoss, MTINetLoss), with its per-dataset weights in the
+// configs (tasks.loss_weights; a task without one weighs 1). Auxiliary (deep-supervision) terms
+// carry their task's weight, as in PADNetLoss and MTINetLoss.
 #include "densemtl/balancing/balancer.h"
 
 namespace densemtl::balancing {
@@ -8,29 +10,23 @@ namespace {
 
 class Fixed : public Balancer {
  public:
-  explicit Fixed(const Options& o) {
-    for (const auto& t : o.tasks) weights_[t] = o.weights.count(t) ? o.weights.at(t) : 1.0;
+  explicit Fixed(const Setup& setup) : Balancer(setup) {
+    for (const auto& t : tasks()) weights_.push_back(setup.loss_weights.count(t) ? setup.loss_weights.at(t) : 1.0);
+    show_weights(torch::tensor(weights_, torch::kFloat64));
   }
   std::string name() const override { return "fixed"; }
+  Mode mode() const override { return Mode::Losses; }
 
-  torch::Tensor backward(const std::map<std::string, torch::Tensor>& losses, Context&) override {
-    torch::Tensor total;
-    for (const auto& [task, loss] : losses) {
-      torch::Tensor term = loss * weights_.at(task);
-      total = total.defined() ? total + term : term;
-    }
-    total.backward();
-    return total.detach();
-  }
-
-  std::map<std::string, double> weights() const override { return weights_; }
+ protected:
+  torch::Tensor objective(const Losses& losses, Context&) override { return losses.weighted_sum(weights_); }
 
  private:
-  std::map<std::string, double> weights_;
+  std::vector<double> weights_;
 };
 
 }  // namespace
 
-std::unique_ptr<Balancer> make_balancer_fixed(const Options& o) { return std::make_unique<Fixed>(o); }
+DENSEMTL_REGISTER(BalancerEntry, {"fixed", 10, "fixed loss weights (tasks.loss_weights; missing = 1), the reference's scheme",
+                                  balancer<Fixed>, {}, /*uses_loss_weights=*/true});
 
 }  // namespace densemtl::balancing

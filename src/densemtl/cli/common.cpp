@@ -8,7 +8,7 @@
 #include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/data/dataset.h"
-#include "densemtl/data/io/image.h"
+#include "densemtl/vision/io/image.h"
 
 namespace densemtl::cli {
 

@@ -15,6 +15,14 @@
 namespace densemtl::cli {
 
 namespace {
+
+// The run's config with tasks.edge.max_dist replaced by --edge-max-dist (when given).
+std::shared_ptr<const config::Config> edge_override(const config::Config& cfg, double max_dist) {
+  if (max_dist <= 0 || !cfg.has("tasks.edge")) return std::make_shared<const config::Config>(cfg);
+  return std::make_shared<const config::Config>(
+      config::Config::parse(experiment_schema(), cfg.dump(), cfg.source(), {fmt::format("tasks.edge.max_dist={}", max_dist)}));
+}
+
 struct Options {
   std::string dataset, format, split, predictions, tasks, json, run, device = "cpu";
   double edge_max_dist = 0;
@@ -43,20 +51,20 @@ Subcommand add_evaluate(CLI::App& root) {
               if (!o->predictions.empty() || !o->dataset.empty())
                 throw UsageError("--run scores a run's model; use --dataset/--split/--predictions for a prediction folder");
               train::Run run = train::open_run(o->run);
-              auto ds = open_experiment_dataset(run.config);
-              std::string split = o->split.empty() ? run.config.get_string("data.test_split") : o->split;
+              const Experiment& x = run.experiment;
+              auto ds = x.open_dataset();
+              std::string split = o->split.empty() ? x.data.test_split : o->split;
               models::Architecture model = train::load_run_model(run, ds->info(), o->device);
               eval::EvalSetup s;
               s.ids = ds->ids(split);
-              s.tasks = tasks::canonical(run.config.get_string_list("tasks.main"));
-              s.pipeline = experiment_pipeline(run.config, ds->info());
-              s.batch_size = static_cast<int>(run.config.get_int("eval.batch_size"));
-              s.workers = static_cast<int>(run.config.get_int("data.workers"));
-              s.metric = eval::metric_options(ds->info(), o->edge_max_dist > 0 ? o->edge_max_dist : run.config.get_float("eval.edge_max_dist"),
-                                              static_cast<int>(run.config.get_int("eval.edge_thresholds")));
+              s.tasks = tasks::TaskSet(x.tasks.main, edge_override(*x.config, o->edge_max_dist).get());
+              s.pipeline = x.pipeline(ds->info());
+              s.batch_size = x.eval.batch_size;
+              s.workers = x.data.workers;
+              s.threads = o->threads;
               s.predictions = run.predictions(split);
               s.device = o->device;
-              s.channels_last = run.config.get_bool("model.channels_last");
+              s.channels_last = x.model.channels_last;
               s.label = "evaluate";
               metrics = eval::evaluate_model(*model, *ds, s).metrics;
               std::cout << "run " << run.dir.string() << ", split " << split << " (predictions in "
@@ -76,8 +84,10 @@ Subcommand add_evaluate(CLI::App& root) {
                 if (task_list.empty())
                   fail("{}: no prediction folder for any task of the dataset ({})", o->predictions, join(ds->info().tasks, ", "));
               }
-              metrics = eval::evaluate_predictions(*ds, ds->ids(o->split), task_list, o->predictions,
-                                                   eval::metric_options(ds->info(), o->edge_max_dist));
+              std::shared_ptr<const config::Config> edge;
+              if (o->edge_max_dist > 0)
+                edge = tasks::task_options(fmt::format("tasks: {{edge: {{max_dist: {}}}}}", o->edge_max_dist), "--edge-max-dist");
+              metrics = eval::evaluate_predictions(*ds, ds->ids(o->split), tasks::TaskSet(task_list, edge.get()), o->predictions, o->threads);
             }
             std::cout << format_metrics(metrics);
             if (!o->json.empty()) write_json(o->json, metrics);

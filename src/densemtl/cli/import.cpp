@@ -7,6 +7,7 @@
 #include "densemtl/core/json.h"
 #include "densemtl/models/build.h"
 #include "densemtl/train/experiment.h"
+#include "densemtl/train/checkpoint.h"
 #include "densemtl/train/run.h"
 
 namespace densemtl::cli {
@@ -27,20 +28,20 @@ Subcommand add_import(CLI::App& root) {
   app->add_option("--out", o->out, "Run folder to create (then: densemtl evaluate --run / predict --run)")->required();
   app->add_option("--set", o->sets, "Override a config key");
   return {app, [o]() {
-            config::Config cfg = config::Config::load(experiment_schema(), o->config, o->sets);
-            data::DatasetInfo info = train::dataset_info(cfg);
-            models::Architecture model = models::make_architecture(models::model_spec(cfg, info));
+            Experiment x = Experiment::load(o->config, o->sets);
+            data::DatasetInfo info = x.dataset_info();
+            models::Architecture model = models::make_architecture(x.model_spec(info));
             models::LoadReport r = models::load_reference_weights(*model, o->checkpoint);
             fs::path out = o->out;
             fs::create_directories(out);
-            cfg.save(out / "config.yaml");
+            x.config->save(out / "config.yaml");
             train::save_weights(*model, out / "best.pt");
             models::ParameterCount pc = models::count_parameters(*model);
             OrderedJson summary;
             summary["name"] = out.filename().string();
             summary["imported_from"] = o->checkpoint;
-            summary["architecture"] = cfg.get_string("model.architecture");
-            summary["backbone"] = cfg.get_string("backbone.name");
+            summary["architecture"] = x.model.architecture;
+            summary["backbone"] = x.model.backbone;
             summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
             write_json(out / "run.json", summary);
             std::cout << "imported " << o->checkpoint << " into " << out.string() << ": " << r.summary(20) << "\n";

@@ -8,7 +8,7 @@
 #include "densemtl/core/error.h"
 #include "densemtl/core/json.h"
 #include "densemtl/data/dataset.h"
-#include "densemtl/data/io/image.h"
+#include "densemtl/vision/io/image.h"
 #include "densemtl/data/summary.h"
 #include "densemtl/core/config.h"
 #include "densemtl/core/strings.h"
@@ -29,21 +29,24 @@ struct InfoOptions {
 };
 
 int model_info(const std::string& file, const std::vector<std::string>& sets, const std::string& json) {
-  config::Config cfg = config::Config::load(experiment_schema(), file, sets);
-  data::DatasetInfo info = train::dataset_info(cfg);
-  models::Architecture model = models::make_architecture(models::model_spec(cfg, info));
+  Experiment x = Experiment::load(file, sets);
+  data::DatasetInfo info = x.dataset_info();
+  models::Architecture model = models::make_architecture(x.model_spec(info));
   models::ParameterCount pc = models::count_parameters(*model);
-  cv::Size size = experiment_input_size(cfg, info);
+  cv::Size size = x.input_size(info);
   double gflops = 2.0 * static_cast<double>(models::count_macs(*model, size.height, size.width)) / 1e9;
-  std::cout << fmt::format("model: {} ({}, {} head{}), tasks {}\n", cfg.get_string("model.architecture"), cfg.get_string("backbone.name"),
-                           cfg.get_string("model.head"), cfg.get_float("model.width") == 1.0 ? "" : fmt::format(", width x{:g}", cfg.get_float("model.width")),
-                           join(cfg.get_string_list("tasks.main"), ", "))
+  std::vector<std::string> groups;
+  for (const auto& [g, n] : pc.groups) groups.push_back(fmt::format("{} {}", g, n));
+  std::cout << fmt::format("model: {} ({}, {} head{}), tasks {}{}, balancer {}\n", x.model.architecture, x.model.backbone, x.model.head,
+                           x.model.width == 1.0 ? "" : fmt::format(", width x{:g}", x.model.width), join(x.tasks.main, ", "),
+                           x.tasks.aux.empty() ? "" : " (auxiliary " + join(x.tasks.aux, ", ") + ")", x.balancer)
             << fmt::format("parameters: {} total = {} backbone + {} heads + {} other\n", pc.total, pc.backbone, pc.heads, pc.other)
+            << fmt::format("parameter groups: {}\n", join(groups, ", "))
             << fmt::format("FLOPs per image at {}x{}: {:.3f} G (2 x multiply-accumulates of convolutions and linear layers)\n",
                            size.height, size.width, gflops);
   if (!json.empty()) {
     OrderedJson j;
-    j["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
+    j["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}, {"groups", pc.groups}};
     j["input_size"] = {size.height, size.width};
     j["gflops_per_image"] = gflops;
     write_json(json, j);

@@ -13,7 +13,7 @@
 #include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
-#include "densemtl/data/io/image.h"
+#include "densemtl/vision/io/image.h"
 #include "densemtl/data/loader.h"
 #include "densemtl/data/pipeline.h"
 #include "densemtl/eval/evaluator.h"
@@ -62,12 +62,14 @@ Subcommand add_predict(CLI::App& root) {
   return {app, [o]() {
             setup_torch(o->threads);
             train::Run run = train::open_run(o->run);
-            data::DatasetInfo info = train::dataset_info(run.config);
+            const Experiment& x = run.experiment;
+            data::DatasetInfo info = x.dataset_info();
             models::Architecture model = train::load_run_model(run, info, o->device);
             const torch::Device device = select_device(o->device, "predict");
-            const bool channels_last = run.config.get_bool("model.channels_last");
-            std::vector<std::string> task_list = tasks::canonical(run.config.get_string_list("tasks.main"));
-            data::PipelineOptions pipe = experiment_pipeline(run.config, info);
+            const bool channels_last = x.model.channels_last;
+            const tasks::TaskSet task_set(x.tasks.main, x.config.get());
+            const std::vector<std::string>& task_list = task_set.names();
+            data::PipelineOptions pipe = x.pipeline(info);
 
             fs::path input = o->input;
             std::unique_ptr<data::Dataset> dataset;
@@ -96,8 +98,7 @@ Subcommand add_predict(CLI::App& root) {
             std::vector<std::string> available;
             if (dataset)
               for (const auto& t : task_list)
-                if (std::find(dataset->info().tasks.begin(), dataset->info().tasks.end(), t) != dataset->info().tasks.end())
-                  available.push_back(t);
+                if (dataset->info().has_task(t)) available.push_back(t);
 
             fs::path out = o->out;
             const data::Pipeline prepare(pipe, /*train=*/false);
@@ -116,7 +117,7 @@ Subcommand add_predict(CLI::App& root) {
               std::vector<report::Tile> top = {{"input", report::to_rgb8(raw.image)}}, bottom;
               bool has_gt = false;
               for (const auto& t : task_list) {
-                const tasks::Task& task = tasks::get(t);
+                const tasks::Task& task = task_set.at(t);
                 cv::Mat stored = task.encode_prediction(pred.tasks.at(t)[0].to(torch::kCPU), original);
                 task.write_prediction(eval::prediction_path(out, t, item.name), stored);
                 auto gt = raw.labels.find(t);

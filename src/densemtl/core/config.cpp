@@ -1,6 +1,8 @@
 #include "densemtl/core/config.h"
 
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "densemtl/core/error.h"
@@ -102,6 +104,27 @@ Spec exclusive_min(Spec spec) {
   spec.min_exclusive = true;
   return spec;
 }
+Spec only_when(Spec section, const std::string& key, const std::string& value) {
+  section.active = [key, value](const YAML::Node& parent) {
+    YAML::Node v = parent[key];
+    return v.IsDefined() && v.IsScalar() && v.Scalar() == value;
+  };
+  section.active_when = fmt::format("{} is {}", key, value);
+  return section;
+}
+Spec only_when_listed(Spec section, const std::vector<std::string>& keys, const std::string& item) {
+  section.active = [keys, item](const YAML::Node& parent) {
+    for (const auto& k : keys) {
+      YAML::Node v = parent[k];
+      if (v.IsDefined() && v.IsSequence())
+        for (const auto& x : v)
+          if (x.IsScalar() && x.Scalar() == item) return true;
+    }
+    return false;
+  };
+  section.active_when = fmt::format("{} lists {}", join(keys, " or "), item);
+  return section;
+}
 
 namespace {
 
@@ -187,6 +210,13 @@ struct Validator {
         for (const auto& c : s.children) {
           std::string full = key.empty() ? c.name : key + "." + c.name;
           YAML::Node child = is_map ? n[c.name] : YAML::Node();
+          if (c.active && !c.active(out)) {
+            if (child.IsDefined() && !child.IsNull() && !(child.IsMap() && child.size() == 0)) {
+              std::string first = child.IsMap() ? full + "." + child.begin()->first.Scalar() : full;
+              error(first, fmt::format("set, but this section applies only when {}", c.active_when));
+            }
+            continue;
+          }
           out[c.name] = check(c, child, full);
         }
         return out;
@@ -350,6 +380,19 @@ Config Config::load(const Spec& schema, const fs::path& file, const std::vector<
 
 fs::path Config::source_dir() const { return fs::path(source_).parent_path(); }
 
+bool Config::has(const std::string& key) const {
+  auto parts = split(key, '.');
+  YAML::Node n;
+  n.reset(root_);
+  for (const auto& p : parts) {
+    if (!n.IsMap()) return false;
+    YAML::Node next = n[p];
+    if (!next.IsDefined()) return false;
+    n.reset(next);
+  }
+  return true;
+}
+
 const YAML::Node Config::lookup(const std::string& key) const {
   auto parts = split(key, '.');
   const Spec* spec = schema_;
@@ -359,6 +402,7 @@ const YAML::Node Config::lookup(const std::string& key) const {
     spec = spec ? spec->child(p) : nullptr;
     if (!spec) throw std::logic_error("config key not in schema: " + key);
     YAML::Node next = n[p];
+    if (!next.IsDefined()) throw std::logic_error("config key of an inactive section read: " + key);
     n.reset(next);
   }
   return n;
@@ -387,13 +431,30 @@ void Config::save(const fs::path& file) const {
   write_file_atomic(file, "# resolved configuration (every key, defaults filled in)\n# source: " + source_ + "\n" + dump());
 }
 
+View defaults(const std::string& section_path, const std::vector<Spec>& keys) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::unique_ptr<Spec>, std::unique_ptr<Config>>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(section_path);
+  if (it == cache.end()) {
+    // Nest the keys under the section's path, so the view reads them by their full names.
+    auto parts = split(section_path, '.');
+    Spec node = section(parts.back(), "", keys);
+    for (std::size_t i = parts.size() - 1; i-- > 0;) node = section(parts[i], "", {node});
+    auto schema = std::make_unique<Spec>(section("", "", {node}));
+    auto config = std::make_unique<Config>(Config::parse(*schema, "", "defaults of " + section_path));
+    it = cache.emplace(section_path, std::make_pair(std::move(schema), std::move(config))).first;
+  }
+  return View(*it->second.second, section_path);
+}
+
 namespace {
 
-void describe_into(const Spec& s, const std::string& prefix, std::string& out) {
+void describe_into(const Spec& s, const std::string& prefix, const std::string& when, std::string& out) {
   for (const auto& c : s.children) {
     std::string key = prefix.empty() ? c.name : prefix + "." + c.name;
     if (c.type == Type::Section) {
-      describe_into(c, key, out);
+      describe_into(c, key, c.active_when.empty() ? when : c.active_when, out);
       continue;
     }
     std::string def;
@@ -408,7 +469,9 @@ void describe_into(const Spec& s, const std::string& prefix, std::string& out) {
     std::string range = range_text(c);
     if (!range.empty() && (c.type == Type::Int || c.type == Type::Float || c.type == Type::IntList || c.type == Type::FloatList))
       type += " " + range;
-    out += fmt::format("| `{}` | {} | `{}` | {} |\n", key, type, def, c.help);
+    std::string help = c.help;
+    if (!when.empty()) help += fmt::format(" (when {})", when);
+    out += fmt::format("| `{}` | {} | `{}` | {} |\n", key, type, def, help);
   }
 }
 
@@ -416,7 +479,7 @@ void describe_into(const Spec& s, const std::string& prefix, std::string& out) {
 
 std::string describe(const Spec& schema) {
   std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
-  describe_into(schema, "", out);
+  describe_into(schema, "", "", out);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -30,6 +31,12 @@ struct Spec {
   std::vector<std::string> choices;     // Enum values, allowed list items, allowed map keys
   int min_items = 0, max_items = 1 << 30;
   std::vector<Spec> children;           // Section
+  // A conditional section (a method's own options): present only when `active` holds for the
+  // validated keys of its parent section so far (siblings listed before it), e.g. model.mtan
+  // only when model.architecture is mtan. Setting a key of an inactive section is an error that
+  // says when it applies (`active_when`); an inactive section is left out of the resolved config.
+  std::function<bool(const YAML::Node& parent)> active;
+  std::string active_when;
 
   const Spec* child(const std::string& key) const;
 };
@@ -50,6 +57,10 @@ Spec float_map(std::string name, std::vector<std::string> keys, double min, doub
 Spec required(Spec spec);
 // Lower bound excluded (e.g. a learning rate > 0).
 Spec exclusive_min(Spec spec);
+// A section that applies only when its sibling `key` (an enum) equals `value`.
+Spec only_when(Spec section, const std::string& key, const std::string& value);
+// A section that applies only when one of the sibling string lists `keys` contains `item`.
+Spec only_when_listed(Spec section, const std::vector<std::string>& keys, const std::string& item);
 
 class Config {
  public:
@@ -69,6 +80,9 @@ class Config {
   std::vector<std::string> get_string_list(const std::string& key) const;
   std::map<std::string, double> get_float_map(const std::string& key) const;
 
+  // Whether `key` is in the resolved config (false for the keys of an inactive section).
+  bool has(const std::string& key) const;
+
   // The resolved config as YAML, keys in schema order, defaults filled in.
   std::string dump() const;
   void save(const fs::path& file) const;
@@ -81,6 +95,34 @@ class Config {
   const Spec* schema_ = nullptr;
   std::string source_;
 };
+
+// The keys of one section of a config, read by their names within it: a method's own options
+// (model.<architecture>, balancer.<method>, tasks.<task>) as the method's file declared them.
+class View {
+ public:
+  View() = default;
+  View(const Config& config, std::string section) : config_(&config), section_(std::move(section)) {}
+  bool get_bool(const std::string& key) const { return config_->get_bool(full(key)); }
+  long long get_int(const std::string& key) const { return config_->get_int(full(key)); }
+  double get_float(const std::string& key) const { return config_->get_float(full(key)); }
+  std::string get_string(const std::string& key) const { return config_->get_string(full(key)); }
+  std::vector<long long> get_int_list(const std::string& key) const { return config_->get_int_list(full(key)); }
+  std::vector<double> get_float_list(const std::string& key) const { return config_->get_float_list(full(key)); }
+  std::vector<std::string> get_string_list(const std::string& key) const { return config_->get_string_list(full(key)); }
+  // True when the view has a config behind it (a default-constructed view reads nothing).
+  bool bound() const { return config_ != nullptr; }
+  // "file: section.key", for errors about one of these keys.
+  std::string where(const std::string& key) const { return config_->source() + ": " + full(key); }
+  std::string full(const std::string& key) const { return section_.empty() ? key : section_ + "." + key; }
+
+ private:
+  const Config* config_ = nullptr;
+  std::string section_;
+};
+
+// A view on the defaults of `keys` as section `section` (e.g. "model.mtan"), for a method built
+// without an experiment config (tests, benchmarks). Cached: the same section gives the same view.
+View defaults(const std::string& section, const std::vector<Spec>& keys);
 
 // A Markdown table of every key: name, type, default, meaning (for the README and --help).
 std::string describe(const Spec& schema);

@@ -11,23 +11,6 @@
 
 namespace densemtl::data {
 
-std::string format_name(Format format) {
-  switch (format) {
-    case Format::NYUD: return "nyud";
-    case Format::PASCAL: return "pascal";
-    case Format::MTAN: return "mtan";
-  }
-  return "?";
-}
-
-Format parse_format(const std::string& text) {
-  std::string t = lower(text);
-  if (t == "nyud" || t == "synthetic") return Format::NYUD;
-  if (t == "pascal") return Format::PASCAL;
-  if (t == "mtan") return Format::MTAN;
-  throw UsageError(fmt::format("unknown dataset format '{}' (expected nyud, pascal or mtan)", text));
-}
-
 std::vector<std::string> Dataset::resolve_tasks(const std::vector<std::string>& tasks) const {
   if (tasks.empty()) return info_.tasks;
   for (const auto& t : tasks) {

@@ -41,12 +41,7 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
 
   // Tasks.
   std::vector<std::string> task_text;
-  for (const auto& t : info.tasks) {
-    int ch = tasks::get(t).output_channels(info);
-    if (t == "semseg") task_text.push_back(fmt::format("semseg ({} classes)", ch));
-    else if (t == "human_parts") task_text.push_back(fmt::format("human_parts ({} parts + background)", ch - 1));
-    else task_text.push_back(t);
-  }
+  for (const auto& t : info.tasks) task_text.push_back(tasks::get(t).describe(info));
   r.json["tasks"] = info.tasks;
   text += "tasks: " + (info.tasks.empty() ? std::string("none") : join(task_text, ", ")) + "\n";
 
@@ -63,10 +58,20 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     for (std::size_t i = 0; i < n; ++i) chosen.push_back(ids[i * ids.size() / n]);
   }
 
-  const bool has_semseg = std::find(info.tasks.begin(), info.tasks.end(), "semseg") != info.tasks.end();
-  const std::size_t classes = info.class_names.size();
-  std::vector<double> pixels(classes, 0.0), images_with(classes, 0.0);
-  double labelled = 0;
+  // Class shares of every class-map task (semantic classes, human parts).
+  struct Shares {
+    std::string task;
+    std::vector<std::string> names;
+    std::vector<double> pixels, images_with;
+    double labelled = 0;
+  };
+  std::vector<Shares> shares;
+  for (const auto& t : info.tasks) {
+    std::vector<std::string> names = tasks::get(t).class_names(info);
+    if (!names.empty()) shares.push_back({t, names, std::vector<double>(names.size(), 0.0), std::vector<double>(names.size(), 0.0), 0});
+  }
+  std::vector<std::string> share_tasks;
+  for (const auto& sh : shares) share_tasks.push_back(sh.task);
   std::set<std::pair<int, int>> sizes;
   std::mutex mutex;
   std::vector<std::string> bad;
@@ -75,27 +80,32 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
   parallel_for(chosen.size(), threads, [&](std::size_t i) {
     const std::string& id = chosen[i];
     try {
-      Sample s = dataset.load(id, check ? std::vector<std::string>{} : std::vector<std::string>(has_semseg ? 1 : 0, "semseg"));
-      std::vector<double> px(classes, 0.0);
-      double n = 0;
-      if (s.has("semseg")) {
-        const cv::Mat& l = s.labels.at("semseg");
+      Sample s = dataset.load(id, check ? std::vector<std::string>{} : share_tasks);
+      std::vector<std::vector<double>> px;
+      std::vector<double> n(shares.size(), 0.0);
+      for (std::size_t k = 0; k < shares.size(); ++k) {
+        px.emplace_back(shares[k].names.size(), 0.0);
+        auto it = s.labels.find(shares[k].task);
+        if (it == s.labels.end()) continue;
+        const cv::Mat& l = it->second;
         for (int y = 0; y < l.rows; ++y)
           for (int x = 0; x < l.cols; ++x) {
             int c = static_cast<int>(l.at<float>(y, x));
-            if (c >= 0 && static_cast<std::size_t>(c) < classes) {
-              px[static_cast<std::size_t>(c)] += 1;
-              n += 1;
+            if (c >= 0 && static_cast<std::size_t>(c) < px[k].size()) {
+              px[k][static_cast<std::size_t>(c)] += 1;
+              n[k] += 1;
             }
           }
       }
       std::lock_guard<std::mutex> lock(mutex);
       sizes.insert({s.image.rows, s.image.cols});
-      for (std::size_t c = 0; c < classes; ++c) {
-        pixels[c] += px[c];
-        if (px[c] > 0) images_with[c] += 1;
+      for (std::size_t k = 0; k < shares.size(); ++k) {
+        for (std::size_t c = 0; c < px[k].size(); ++c) {
+          shares[k].pixels[c] += px[k][c];
+          if (px[k][c] > 0) shares[k].images_with[c] += 1;
+        }
+        shares[k].labelled += n[k];
       }
-      labelled += n;
     } catch (const Error& e) {
       std::lock_guard<std::mutex> lock(mutex);
       bad.push_back(fmt::format("{}: {}", id, e.what()));
@@ -113,13 +123,14 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     text += fmt::format("image sizes: {} different (first {}x{})\n", sizes.size(), sizes.begin()->first, sizes.begin()->second);
   }
   std::size_t read_ok = chosen.size() - bad.size();
-  if (has_semseg && labelled > 0) {
-    text += fmt::format("class shares (from {} images{}):\n", read_ok, check ? "" : ", a sample");
+  for (const auto& sh : shares) {
+    if (sh.labelled <= 0) continue;
+    text += fmt::format("{} class shares (from {} images{}):\n", sh.task, read_ok, check ? "" : ", a sample");
     text += fmt::format("  {:<16} {:>9} {:>12}\n", "class", "% pixels", "% of images");
-    for (std::size_t c = 0; c < classes; ++c) {
-      double share = pixels[c] / labelled, img = images_with[c] / static_cast<double>(read_ok);
-      text += fmt::format("  {:<16} {:>9.2f} {:>12.1f}\n", info.class_names[c], 100 * share, 100 * img);
-      r.json["class_shares"][info.class_names[c]] = {{"pixels", share}, {"images", img}};
+    for (std::size_t c = 0; c < sh.names.size(); ++c) {
+      double share = sh.pixels[c] / sh.labelled, img = sh.images_with[c] / static_cast<double>(read_ok);
+      text += fmt::format("  {:<16} {:>9.2f} {:>12.1f}\n", sh.names[c], 100 * share, 100 * img);
+      r.json["class_shares"][sh.task][sh.names[c]] = {{"pixels", share}, {"images", img}};
     }
   }
   if (check) {

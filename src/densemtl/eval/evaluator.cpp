@@ -18,14 +18,6 @@ fs::path prediction_path(const fs::path& folder, const std::string& task, const 
   return folder / task / (name + tasks::get(task).prediction_extension());
 }
 
-MetricOptions metric_options(const data::DatasetInfo& info, double edge_max_dist, int edge_thresholds) {
-  MetricOptions o;
-  o.class_names = info.class_names;
-  o.edge_max_dist = edge_max_dist > 0 ? edge_max_dist : info.edge_max_dist;
-  o.edge_thresholds = edge_thresholds;
-  return o;
-}
-
 std::optional<double> primary_metric(const OrderedJson& metrics, const std::string& task) {
   if (!metrics.contains(task)) return std::nullopt;
   const auto& m = metrics.at(task);
@@ -34,26 +26,17 @@ std::optional<double> primary_metric(const OrderedJson& metrics, const std::stri
   return m.at(key).get<double>();
 }
 
-namespace {
-
-MetricOptions with_parts(MetricOptions o, const data::DatasetInfo& info, const std::string& task) {
-  if (task == "human_parts") o.class_names = info.part_names;
-  return o;
-}
-
-}  // namespace
-
 EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& dataset, const EvalSetup& s) {
   const data::DatasetInfo& info = dataset.info();
-  std::map<std::string, std::unique_ptr<Metric>> metrics;
-  for (const auto& t : s.tasks) metrics[t] = tasks::get(t).make_metric(with_parts(s.metric, info, t));
+  std::map<std::string, std::unique_ptr<tasks::Metric>> metrics;
+  for (const auto& t : s.tasks.names()) metrics[t] = s.tasks.at(t).make_metric({info, s.threads});
   if (s.predictions)
-    for (const auto& t : s.tasks) fs::create_directories(*s.predictions / t);
+    for (const auto& t : s.tasks.names()) fs::create_directories(*s.predictions / t);
   data::LoaderOptions lo;
   lo.batch_size = s.batch_size;
   lo.workers = s.workers;
   lo.keep_raw_labels = true;
-  data::Loader loader(dataset, s.ids, s.tasks, data::Pipeline(s.pipeline, false), lo);
+  data::Loader loader(dataset, s.ids, s.tasks.names(), data::Pipeline(s.pipeline, false), lo);
   loader.start_epoch(0);
   bool was_training = model.is_training();
   model.eval();
@@ -65,15 +48,16 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   ProgressBar bar(s.label, static_cast<std::int64_t>(loader.samples()), "img");
   while (auto batch = loader.next()) {
     models::ModelOutput out = model.forward(to_model_layout(batch->image.to(device), s.channels_last));
-    for (const auto& t : s.tasks) {
+    for (const auto& t : s.tasks.names()) {
+      const tasks::Task& task = s.tasks.at(t);
       torch::Tensor pred = out.tasks.at(t).to(torch::kCPU, torch::kFloat32);
-      torch::Tensor l = tasks::get(t).loss(pred, batch->labels.at(t), s.loss);
+      torch::Tensor l = task.loss(pred, batch->labels.at(t));
       loss_sum[t] += l.item<double>() * static_cast<double>(batch->size());
       loss_count[t] += static_cast<double>(batch->size());
       for (std::int64_t i = 0; i < batch->size(); ++i) {
         const auto& raw = batch->raw_labels[static_cast<std::size_t>(i)];
-        cv::Mat stored = tasks::get(t).encode_prediction(pred[i], batch->original_sizes[static_cast<std::size_t>(i)]);
-        if (s.predictions) tasks::get(t).write_prediction(prediction_path(*s.predictions, t, batch->ids[static_cast<std::size_t>(i)]), stored);
+        cv::Mat stored = task.encode_prediction(pred[i], batch->original_sizes[static_cast<std::size_t>(i)]);
+        if (s.predictions) task.write_prediction(prediction_path(*s.predictions, t, batch->ids[static_cast<std::size_t>(i)]), stored);
         auto lab = raw.find(t);
         if (metrics[t] && lab != raw.end()) metrics[t]->update(stored, lab->second);
       }
@@ -84,7 +68,7 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   bar.finish();
   if (was_training) model.train();
   result.metrics = OrderedJson::object();
-  for (const auto& t : s.tasks) {
+  for (const auto& t : s.tasks.names()) {
     if (metrics[t]) result.metrics[t] = metrics[t]->result();
     result.losses[t] = loss_count[t] > 0 ? loss_sum[t] / loss_count[t] : 0.0;
   }
@@ -92,8 +76,8 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
 }
 
 OrderedJson evaluate_predictions(const data::Dataset& dataset, const std::vector<std::string>& ids,
-                                 const std::vector<std::string>& task_names, const fs::path& folder,
-                                 const MetricOptions& options) {
+                                 const tasks::TaskSet& task_set, const fs::path& folder, int threads) {
+  const std::vector<std::string>& task_names = task_set.names();
   require_dir(folder, "prediction folder");
   // Every file must be there before anything is scored.
   std::vector<std::string> missing;
@@ -104,14 +88,14 @@ OrderedJson evaluate_predictions(const data::Dataset& dataset, const std::vector
   }
   if (!missing.empty())
     fail("{}: {} prediction file(s) missing (first: {})", folder.string(), missing.size(), missing.front());
-  std::map<std::string, std::unique_ptr<Metric>> metrics;
-  for (const auto& t : task_names) metrics[t] = tasks::get(t).make_metric(with_parts(options, dataset.info(), t));
+  std::map<std::string, std::unique_ptr<tasks::Metric>> metrics;
+  for (const auto& t : task_names) metrics[t] = task_set.at(t).make_metric({dataset.info(), threads});
   ProgressBar bar("score", static_cast<std::int64_t>(ids.size()), "img");
   for (const auto& id : ids) {
     data::Sample s = dataset.load(id, task_names);
     for (const auto& t : task_names) {
       fs::path file = prediction_path(folder, t, id);
-      cv::Mat stored = tasks::get(t).read_prediction(file);
+      cv::Mat stored = task_set.at(t).read_prediction(file);
       if (stored.size() != s.image.size())
         fail("{}: prediction is {}x{}, the image is {}x{} (predictions must be at the original size)", file.string(),
              stored.rows, stored.cols, s.image.rows, s.image.cols);

@@ -12,20 +12,18 @@
 #include "densemtl/core/json.h"
 #include "densemtl/data/dataset.h"
 #include "densemtl/data/pipeline.h"
-#include "densemtl/eval/metric.h"
 #include "densemtl/models/architectures/architecture.h"
-#include "densemtl/tasks/task.h"
+#include "densemtl/tasks/registry.h"
 
 namespace densemtl::eval {
 
 struct EvalSetup {
   std::vector<std::string> ids;
-  std::vector<std::string> tasks;
+  tasks::TaskSet tasks;                 // the tasks scored, configured (losses, metric options)
   data::PipelineOptions pipeline;
   int batch_size = 8;
   int workers = 2;
-  MetricOptions metric;
-  tasks::Task::LossOptions loss;
+  int threads = 0;                      // for the metrics (boundary matching); 0 = all cores
   std::optional<fs::path> predictions;  // write the prediction folder here
   std::string device = "cpu";
   bool channels_last = false;           // feed NHWC inputs (the model's weights are NHWC)
@@ -43,14 +41,10 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
 // Scores the prediction folder `predictions` (<task>/<id>.png|.npy). Every file must exist and
 // have the image's size; a missing or malformed file is an error naming it.
 OrderedJson evaluate_predictions(const data::Dataset& dataset, const std::vector<std::string>& ids,
-                                 const std::vector<std::string>& tasks, const fs::path& predictions,
-                                 const MetricOptions& options);
+                                 const tasks::TaskSet& tasks, const fs::path& predictions, int threads = 0);
 
 // Where a prediction lives in a prediction folder ('/' in ids becomes '_').
 fs::path prediction_path(const fs::path& folder, const std::string& task, const std::string& id);
-
-// Metric options for a dataset and an experiment's eval settings.
-MetricOptions metric_options(const data::DatasetInfo& info, double edge_max_dist = 0, int edge_thresholds = 99);
 
 // The value Delta_m reads for a task from a metrics object, if present.
 std::optional<double> primary_metric(const OrderedJson& metrics, const std::string& task);

@@ -6,55 +6,26 @@
 #include "densemtl/core/log.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/models/torch_file.h"
-#include "densemtl/tasks/registry.h"
 
 namespace densemtl::models {
 
-ModelSpec model_spec(const config::Config& cfg, const data::DatasetInfo& dataset) {
-  const std::string src = cfg.source();
-  ModelSpec s;
-  s.architecture = cfg.get_string("model.architecture");
-  s.backbone.name = cfg.get_string("backbone.name");
-  s.backbone.dilated = cfg.get_bool("backbone.dilated");
-  s.backbone.width = cfg.get_float("model.width");
-  s.head.name = cfg.get_string("model.head");
-  s.head.width = s.backbone.width;
-  s.tasks = tasks::canonical(cfg.get_string_list("tasks.main"));
-  s.aux_tasks = tasks::canonical(cfg.get_string_list("tasks.aux"));
-  if (s.head.name == "hrnet" && s.backbone.name != "hrnet_w18")
-    fail("{}: model.head: the hrnet head needs backbone.name: hrnet_w18 (got {})", src, s.backbone.name);
-  if (s.head.name == "deeplab" && s.backbone.name == "hrnet_w18")
-    fail("{}: model.head: deeplab reads one feature map (resnet18, resnet50); hrnet_w18 pairs with head: hrnet", src);
-  if (s.architecture == "single_task" && s.tasks.size() != 1)
-    fail("{}: tasks.main: a single_task model predicts one task, got {} ({})", src, s.tasks.size(), join(s.tasks, ", "));
-  std::vector<std::string> all = s.tasks;
-  all.insert(all.end(), s.aux_tasks.begin(), s.aux_tasks.end());
-  for (const auto& t : all) {
-    if (std::find(dataset.tasks.begin(), dataset.tasks.end(), t) == dataset.tasks.end())
-      fail("{}: tasks: the dataset at {} has no '{}' labels (it has: {})", src, dataset.root.string(), t, join(dataset.tasks, ", "));
-    s.outputs[t] = tasks::get(t).output_channels(dataset);
-  }
-  return s;
-}
-
-Architecture build_model(const config::Config& cfg, const data::DatasetInfo& dataset) {
-  Architecture m = make_architecture(model_spec(cfg, dataset));
-  std::string backbone_weights = cfg.get_string("backbone.weights");
+Architecture build_model(const ModelSpec& spec, const std::string& backbone_weights, const std::string& weights) {
+  Architecture m = make_architecture(spec);
   if (!backbone_weights.empty()) load_backbone_weights(*m, backbone_weights);
-  std::string weights = cfg.get_string("model.weights");
   if (!weights.empty()) load_reference_weights(*m, weights);
   return m;
 }
 
 ParameterCount count_parameters(ArchitectureImpl& model) {
   ParameterCount c;
-  for (const auto& p : model.named_parameters()) {
-    std::int64_t n = p.value().numel();
+  auto named = model.named_parameters();
+  for (const auto& [name, part] : model.parameter_parts()) {
+    std::int64_t n = named[name].numel();
     c.total += n;
-    std::string comp = model.component(p.key());
-    if (comp == "backbone") c.backbone += n;
-    else if (comp == "heads") c.heads += n;
+    if (part->component == Component::Backbone) c.backbone += n;
+    else if (part->component == Component::Head) c.heads += n;
     else c.other += n;
+    c.groups[part->group.name()] += n;
   }
   return c;
 }
@@ -125,12 +96,18 @@ LoadReport load_tensors(torch::nn::Module& module, const std::vector<std::pair<s
 
 void load_backbone_weights(ArchitectureImpl& model, const fs::path& file) {
   auto tensors = torchfile::load_state_dict(file);
-  // A file saved from a whole model may already carry "backbone."; torchvision files do not.
-  bool prefixed = !tensors.empty() && starts_with(tensors.front().first, "backbone.");
-  LoadReport r = load_tensors(model, tensors, prefixed ? "" : "backbone.");
-  if (!r.mismatched.empty() || !r.missing.empty() || r.loaded == 0)
-    fail("{}: backbone.weights do not fit the {} backbone: {}", file.string(), model.spec().backbone.name, r.summary());
-  log_info("backbone weights from {}: {}", file.string(), r.summary());
+  // A file saved from a whole model carries "backbone."; torchvision files do not.
+  if (!tensors.empty() && starts_with(tensors.front().first, "backbone."))
+    for (auto& [name, value] : tensors)
+      if (starts_with(name, "backbone.")) name = name.substr(9);
+  auto backbones = model.backbones();
+  if (backbones.empty()) fail("{}: backbone.weights: the {} architecture declares no backbone", file.string(), model.spec().architecture);
+  for (const auto& [path, backbone] : backbones) {
+    LoadReport r = load_tensors(*backbone, tensors);
+    if (!r.mismatched.empty() || !r.missing.empty() || r.loaded == 0)
+      fail("{}: backbone.weights do not fit the {} backbone ({}): {}", file.string(), model.spec().backbone.name, path, r.summary());
+    log_info("backbone weights from {} into {}: {}", file.string(), path, r.summary());
+  }
 }
 
 LoadReport load_reference_weights(ArchitectureImpl& model, const fs::path& file) {

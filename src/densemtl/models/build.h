@@ -1,22 +1,23 @@
-// From an experiment config to a model: the model spec, the network, weights loading by name,
-// parameter counts per component and FLOPs per image.
+// From a model spec to a network: building it, weights loading by name, parameter counts per
+// component and group, FLOPs per image.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "densemtl/core/config.h"
-#include "densemtl/data/dataset.h"
+#include "densemtl/core/fs.h"
 #include "densemtl/models/architectures/architecture.h"
 
 namespace densemtl::models {
 
-ModelSpec model_spec(const config::Config& cfg, const data::DatasetInfo& dataset);
-// The network of the config, with backbone.weights and model.weights loaded when set.
-Architecture build_model(const config::Config& cfg, const data::DatasetInfo& dataset);
+// The network of `spec`, with ImageNet backbone weights and a reference checkpoint loaded when
+// their files are given.
+Architecture build_model(const ModelSpec& spec, const std::string& backbone_weights = "", const std::string& weights = "");
 
+// Parameter counts per component (backbones, heads, the rest) and per declared group.
 struct ParameterCount {
   std::int64_t total = 0, backbone = 0, heads = 0, other = 0;
+  std::map<std::string, std::int64_t> groups;  // "shared", "task:<t>", "cross_task"
 };
 ParameterCount count_parameters(ArchitectureImpl& model);
 

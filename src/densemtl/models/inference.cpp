@@ -1,5 +1,11 @@
 #include "densemtl/models/inference.h"
 
+#include <set>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
+#include "densemtl/core/strings.h"
+
 namespace densemtl::models {
 
 namespace {
@@ -13,28 +19,31 @@ void fold(Conv2dImpl& conv, BatchNorm2dImpl& bn) {
   bn.folded = true;
 }
 
-int fold_children(torch::nn::Module& module) {
-  int folded = 0;
-  auto children = module.children();
-  for (std::size_t k = 0; k + 1 < children.size(); ++k) {
-    auto* conv = dynamic_cast<Conv2dImpl*>(children[k].get());
-    auto* bn = dynamic_cast<BatchNorm2dImpl*>(children[k + 1].get());
-    if (conv && bn && !bn->folded) {
-      fold(*conv, *bn);
-      ++folded;
-    }
-  }
-  for (auto& c : children) folded += fold_children(*c);
-  return folded;
-}
-
 }  // namespace
 
-int prepare_for_inference(ArchitectureImpl& model, bool channels_last) {
+FoldReport prepare_for_inference(ArchitectureImpl& model, bool channels_last) {
   model.eval();
-  int folded = fold_children(model);
+  FoldReport report;
+  std::set<const Conv2dImpl*> convs;
+  for (const auto& item : model.named_modules()) {
+    auto* bn = dynamic_cast<BatchNorm2dImpl*>(item.value().get());
+    if (!bn || bn->folded) continue;
+    std::shared_ptr<Conv2dImpl> conv = bn->input.lock();
+    if (!conv) {
+      report.unfolded.push_back(item.key());
+      continue;
+    }
+    // A convolution normalised twice would be scaled twice: a wrong declaration.
+    if (!convs.insert(conv.get()).second)
+      fail("internal: {} is declared as the batch norm of a convolution another batch norm already normalises", item.key());
+    fold(*conv, *bn);
+    ++report.folded;
+  }
+  if (!report.unfolded.empty())
+    log_debug("{} batch norm(s) not declared after a convolution stay unfolded: {}", report.unfolded.size(),
+              join(report.unfolded, ", "));
   if (channels_last) to_channels_last(model);
-  return folded;
+  return report;
 }
 
 void to_channels_last(torch::nn::Module& module) {

@@ -76,6 +76,12 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
 
 BatchNorm2d batch_norm(std::int64_t channels, double momentum) { return BatchNorm2d(channels, momentum, 1e-5); }
 
+BatchNorm2d batch_norm(const Conv2d& input, double momentum) {
+  BatchNorm2d bn(input->options.out_channels(), momentum, 1e-5);
+  bn->input = input.ptr();
+  return bn;
+}
+
 std::int64_t scaled(std::int64_t channels, double width) {
   return std::max<std::int64_t>(1, std::llround(static_cast<double>(channels) * width));
 }
@@ -93,8 +99,9 @@ namespace {
 
 torch::nn::Sequential make_downsample(std::int64_t in, std::int64_t out, std::int64_t stride, double momentum) {
   torch::nn::Sequential s;
-  s->push_back(conv(in, out, 1, stride));
-  s->push_back(batch_norm(out, momentum));
+  Conv2d c = conv(in, out, 1, stride);
+  s->push_back(c);
+  s->push_back(batch_norm(c, momentum));
   return s;
 }
 
@@ -103,9 +110,9 @@ torch::nn::Sequential make_downsample(std::int64_t in, std::int64_t out, std::in
 BasicBlockImpl::BasicBlockImpl(std::int64_t inplanes, std::int64_t planes, std::int64_t stride, std::int64_t dilation_first,
                                std::int64_t dilation, bool downsample, double bn_momentum) {
   conv1 = register_module("conv1", conv(inplanes, planes, 3, stride, dilation_first, dilation_first));
-  bn1 = register_module("bn1", batch_norm(planes, bn_momentum));
+  bn1 = register_module("bn1", batch_norm(conv1, bn_momentum));
   conv2 = register_module("conv2", conv(planes, planes, 3, 1, dilation, dilation));
-  bn2 = register_module("bn2", batch_norm(planes, bn_momentum));
+  bn2 = register_module("bn2", batch_norm(conv2, bn_momentum));
   if (downsample) downsample_ = register_module("downsample", make_downsample(inplanes, planes, stride, bn_momentum));
 }
 
@@ -119,11 +126,11 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
 BottleneckImpl::BottleneckImpl(std::int64_t inplanes, std::int64_t planes, std::int64_t stride, std::int64_t dilation_first,
                                std::int64_t /*dilation*/, bool downsample, double bn_momentum) {
   conv1 = register_module("conv1", conv(inplanes, planes, 1));
-  bn1 = register_module("bn1", batch_norm(planes, bn_momentum));
+  bn1 = register_module("bn1", batch_norm(conv1, bn_momentum));
   conv2 = register_module("conv2", conv(planes, planes, 3, stride, dilation_first, dilation_first));
-  bn2 = register_module("bn2", batch_norm(planes, bn_momentum));
+  bn2 = register_module("bn2", batch_norm(conv2, bn_momentum));
   conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1));
-  bn3 = register_module("bn3", batch_norm(planes * kExpansion, bn_momentum));
+  bn3 = register_module("bn3", batch_norm(conv3, bn_momentum));
   if (downsample)
     downsample_ = register_module("downsample", make_downsample(inplanes, planes * kExpansion, stride, bn_momentum));
 }

@@ -46,8 +46,10 @@ class Conv2dImpl : public torch::nn::Conv2dImpl {
 };
 TORCH_MODULE(Conv2d);
 
-// Batch norm as nn.BatchNorm2d (same parameter and buffer names, same running-statistics update),
-// which can be folded away into the convolution before it for inference.
+// Batch norm as nn.BatchNorm2d (same parameter and buffer names, same running-statistics update).
+// A batch norm built with batch_norm(conv) declares that it normalises exactly that
+// convolution's output, which nothing else reads; for inference it can then be folded into the
+// convolution (models/inference.h). Without that declaration it is never folded.
 class BatchNorm2dImpl : public torch::nn::Module {
  public:
   explicit BatchNorm2dImpl(std::int64_t channels, double momentum = 0.1, double eps = 1e-5);
@@ -55,6 +57,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
   bool folded = false;
+  std::weak_ptr<Conv2dImpl> input;  // the convolution whose output this normalises, if declared
 };
 TORCH_MODULE(BatchNorm2d);
 
@@ -68,6 +71,8 @@ TORCH_MODULE(Linear);
 Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1, std::int64_t padding = 0,
             std::int64_t dilation = 1, bool bias = false);
 BatchNorm2d batch_norm(std::int64_t channels, double momentum = 0.1);
+// A batch norm of the output of `input` (its out_channels), declared foldable into it.
+BatchNorm2d batch_norm(const Conv2d& input, double momentum = 0.1);
 // Channel count under the width option: max(1, round(channels * width)).
 std::int64_t scaled(std::int64_t channels, double width);
 

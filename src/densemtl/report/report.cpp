@@ -10,10 +10,11 @@
 #include "densemtl/core/json.h"
 #include "densemtl/core/log.h"
 #include "densemtl/core/strings.h"
-#include "densemtl/data/io/image.h"
+#include "densemtl/vision/io/image.h"
 #include "densemtl/eval/delta_m.h"
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/eval/trivial.h"
+#include "densemtl/models/architectures/architecture.h"
 #include "densemtl/report/mosaic.h"
 #include "densemtl/report/plots.h"
 #include "densemtl/tasks/registry.h"
@@ -25,7 +26,7 @@ namespace densemtl::report {
 namespace {
 
 struct Entry {
-  std::string name, architecture, backbone, dataset_root, test_split;
+  std::string name, architecture, balancer, backbone, dataset_root, test_split;
   double width = 1;
   std::vector<std::string> tasks;
   OrderedJson test = OrderedJson::object();
@@ -48,12 +49,14 @@ Entry load_entry(const fs::path& dir) {
   if (folder.filename().empty()) folder = folder.parent_path();
   e.name = folder.filename().string();
   if (e.name.empty()) e.name = run.name();
-  e.architecture = run.config.get_string("model.architecture");
-  e.backbone = run.config.get_string("backbone.name");
-  e.width = run.config.get_float("model.width");
-  e.dataset_root = fs::weakly_canonical(run.config.get_string("data.root")).string();
-  e.test_split = run.config.get_string("data.test_split");
-  e.tasks = tasks::canonical(run.config.get_string_list("tasks.main"));
+  const Experiment& x = run.experiment;
+  e.architecture = x.model.architecture;
+  e.balancer = x.balancer;
+  e.backbone = x.model.backbone;
+  e.width = x.model.width;
+  e.dataset_root = fs::weakly_canonical(x.data.root).string();
+  e.test_split = x.data.test_split;
+  e.tasks = x.tasks.main;
   if (e.summary.contains("test_metrics")) e.test = OrderedJson::parse(e.summary["test_metrics"].dump());
   else if (fs::exists(run.metrics_file())) e.test = OrderedJson::parse(read_json(run.metrics_file()).dump());
   else log_warn("{}: no test metrics yet (training not finished?)", dir.string());
@@ -72,17 +75,8 @@ struct Column {
 
 std::vector<Column> columns_for(const std::vector<std::string>& task_names) {
   std::vector<Column> cols;
-  for (const auto& t : task_names) {
-    if (t == "semseg") cols.push_back({t, "mIoU", "Seg. mIoU ↑", false, 2});
-    if (t == "human_parts") cols.push_back({t, "mIoU", "Parts mIoU ↑", false, 2});
-    if (t == "sal") {
-      cols.push_back({t, "maxF", "Sal. maxF ↑", false, 2});
-      cols.push_back({t, "mIoU", "Sal. mIoU ↑", false, 2});
-    }
-    if (t == "normals") cols.push_back({t, "mean", "Normals mean° ↓", true, 2});
-    if (t == "edge") cols.push_back({t, "odsF", "Edge odsF ↑", false, 2});
-    if (t == "depth") cols.push_back({t, "rmse", "Depth RMSE m ↓", true, 4});
-  }
+  for (const auto& t : task_names)
+    for (const auto& c : tasks::get(t).report_columns()) cols.push_back({t, c.metric, c.header, c.lower_is_better, c.digits});
   return cols;
 }
 
@@ -154,8 +148,15 @@ std::string base64(const std::string& bytes) {
 
 std::string model_text(const Entry& e) {
   if (e.trivial) return "constant";
-  std::string arch = e.architecture == "single_task" ? "single-task" : e.architecture == "baseline" ? "multi-task baseline" : e.architecture;
-  return arch;
+  const models::ArchitectureEntry& a = models::architecture_entry(e.architecture);
+  std::string text = a.label.empty() ? a.name : a.label;
+  // The balancer, where it is not the fixed weights every reference row uses.
+  if (!e.balancer.empty() && e.balancer != "fixed") text += " + " + e.balancer;
+  return text;
+}
+
+bool is_single_task_baseline(const Entry& e) {
+  return models::architecture_entry(e.architecture).role == models::ArchitectureEntry::Role::SingleTask && e.tasks.size() == 1;
 }
 
 std::string backbone_text(const Entry& e) {
@@ -174,7 +175,7 @@ std::string write_report(const ReportOptions& o) {
   // Delta_m against the single-task runs of the same dataset, backbone and width.
   std::map<std::string, std::map<std::string, const Entry*>> baselines;
   for (auto& e : entries)
-    if (e.architecture == "single_task" && e.tasks.size() == 1) {
+    if (is_single_task_baseline(e)) {
       baselines[group_key(e)][e.tasks[0]] = &e;
       e.baseline = true;
     }
@@ -195,7 +196,7 @@ std::string write_report(const ReportOptions& o) {
   std::unique_ptr<data::Dataset> dataset;
   train::Run first = train::open_run(entries.front().dir);
   try {
-    dataset = open_experiment_dataset(first.config);
+    dataset = first.experiment.open_dataset();
   } catch (const Error& e) {
     log_warn("report: {} (no trivial-predictor row, no mosaics)", e.what());
   }
@@ -206,11 +207,10 @@ std::string write_report(const ReportOptions& o) {
     t.tasks = all_tasks;
     std::vector<std::string> usable;
     for (const auto& task : all_tasks)
-      if (std::find(dataset->info().tasks.begin(), dataset->info().tasks.end(), task) != dataset->info().tasks.end()) usable.push_back(task);
-    t.test = eval::trivial_baseline(*dataset, dataset->ids(first.config.get_string("data.train_split")),
-                                    dataset->ids(first.config.get_string("data.test_split")), usable,
-                                    eval::metric_options(dataset->info(), first.config.get_float("eval.edge_max_dist"),
-                                                         static_cast<int>(first.config.get_int("eval.edge_thresholds"))));
+      if (dataset->info().has_task(task)) usable.push_back(task);
+    t.test = eval::trivial_baseline(*dataset, dataset->ids(first.experiment.data.train_split),
+                                    dataset->ids(first.experiment.data.test_split),
+                                    tasks::TaskSet(usable, first.experiment.config.get()));
     rows_entries.insert(rows_entries.begin(), t);
   }
 
@@ -297,11 +297,11 @@ std::string write_report(const ReportOptions& o) {
 
   // Mosaics: the first test images, ground truth and every run's stored predictions.
   if (dataset && o.mosaics > 0) {
-    std::vector<std::string> ids = dataset->ids(first.config.get_string("data.test_split"));
+    std::vector<std::string> ids = dataset->ids(first.experiment.data.test_split);
     for (int i = 0; i < o.mosaics && i < static_cast<int>(ids.size()); ++i) {
       std::vector<std::string> available;
       for (const auto& t : all_tasks)
-        if (std::find(dataset->info().tasks.begin(), dataset->info().tasks.end(), t) != dataset->info().tasks.end()) available.push_back(t);
+        if (dataset->info().has_task(t)) available.push_back(t);
       data::Sample s = dataset->load(ids[static_cast<std::size_t>(i)], available);
       cv::Mat blank(s.image.size(), CV_8UC3, cv::Scalar::all(255));
       std::vector<Tile> tiles = {{"input", to_rgb8(s.image)}};

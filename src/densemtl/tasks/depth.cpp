@@ -4,6 +4,7 @@
 #include "densemtl/tasks/colour.h"
 #include "densemtl/tasks/encode.h"
 #include "densemtl/tasks/losses.h"
+#include "densemtl/tasks/registry.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -11,6 +12,19 @@ namespace densemtl::tasks {
 namespace {
 
 cv::Mat valid_depth(const cv::Mat& d) { return (d > 0) & (d != Task::kIgnore); }
+
+// The mean depth over the valid training pixels, predicted everywhere.
+class MeanDepth : public ConstantPredictor {
+ public:
+  void observe(const cv::Mat& label) override {
+    sum_ += cv::sum(label)[0];
+    count_ += cv::countNonZero(label > 0);
+  }
+  cv::Mat predict(cv::Size size) const override { return cv::Mat(size, CV_32F, cv::Scalar(count_ > 0 ? sum_ / count_ : 1.0)); }
+
+ private:
+  double sum_ = 0, count_ = 0;
+};
 
 class Depth : public Task {
  public:
@@ -30,7 +44,7 @@ class Depth : public Task {
     if (cv::countNonZero(valid)) cv::minMaxLoc(range_from, &lo, &hi, nullptr, nullptr, valid);
     return draw_scalar(value, lo, hi, valid_depth(value));
   }
-  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label) const override {
     return masked_l1_loss(out, label);
   }
   cv::Mat encode_prediction(const at::Tensor& out, cv::Size original) const override {
@@ -40,13 +54,15 @@ class Depth : public Task {
   }
   cv::Mat decode_prediction(const cv::Mat& stored) const override { return stored; }
   std::string prediction_extension() const override { return ".npy"; }
-  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_depth_metric(); }
+  std::unique_ptr<Metric> make_metric(const MetricContext&) const override { return make_depth_metric(); }
+  std::unique_ptr<ConstantPredictor> constant_predictor() const override { return std::make_unique<MeanDepth>(); }
   std::string delta_metric() const override { return "rmse"; }
   bool lower_is_better() const override { return true; }
+  std::vector<ReportColumn> report_columns() const override { return {{"rmse", "Depth RMSE m ↓", true, 4}}; }
 };
 
 }  // namespace
 
-std::unique_ptr<Task> make_task_depth() { return std::make_unique<Depth>(); }
+DENSEMTL_REGISTER(TaskEntry, {"depth", 60, [] { return std::make_unique<Depth>(); }});
 
 }  // namespace densemtl::tasks

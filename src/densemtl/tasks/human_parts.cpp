@@ -11,19 +11,21 @@ class HumanParts : public ClassMapTask {
  public:
   std::string name() const override { return "human_parts"; }
   std::string title() const override { return "Human parts"; }
-  int output_channels(const data::DatasetInfo& d) const override { return static_cast<int>(d.part_names.size()); }
+  std::vector<std::string> class_names(const data::DatasetInfo& d) const override { return d.part_names; }
+  std::string describe(const data::DatasetInfo& d) const override {
+    return fmt::format("human_parts ({} parts + background)", d.part_names.empty() ? 0 : d.part_names.size() - 1);
+  }
   void mark_ignore(cv::Mat& label) const override {
     if (cv::countNonZero(label) == 0) label.setTo(kIgnore);
   }
-  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions& o) const override {
-    eval::MetricOptions parts = o;
-    parts.skip_empty_images = true;
-    return eval::make_miou_metric(parts);
+  std::unique_ptr<Metric> make_metric(const MetricContext& c) const override {
+    return make_miou_metric(class_names(c.dataset), /*skip_empty_images=*/true);
   }
+  std::vector<ReportColumn> report_columns() const override { return {{"mIoU", "Parts mIoU ↑", false, 2}}; }
 };
 
 }  // namespace
 
-std::unique_ptr<Task> make_task_human_parts() { return std::make_unique<HumanParts>(); }
+DENSEMTL_REGISTER(TaskEntry, {"human_parts", 20, [] { return std::make_unique<HumanParts>(); }});
 
 }  // namespace densemtl::tasks

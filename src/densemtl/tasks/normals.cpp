@@ -7,12 +7,31 @@
 #include "densemtl/tasks/colour.h"
 #include "densemtl/tasks/encode.h"
 #include "densemtl/tasks/losses.h"
-#include <torch/torch.h>
+#include "densemtl/tasks/registry.h"
 #include "densemtl/tasks/task.h"
+
+#include <torch/torch.h>
 
 namespace densemtl::tasks {
 
 namespace {
+
+// The mean direction of the training normals, predicted everywhere.
+class MeanNormal : public ConstantPredictor {
+ public:
+  void observe(const cv::Mat& label) override {
+    cv::Scalar sum = cv::sum(label);
+    sum_ += cv::Vec3d(sum[0], sum[1], sum[2]);
+  }
+  cv::Mat predict(cv::Size size) const override {
+    cv::Vec3d m = sum_ / std::max(1e-12, cv::norm(sum_));
+    cv::Mat v(size, CV_32FC3, cv::Scalar((m[0] + 1) * 127.5, (m[1] + 1) * 127.5, (m[2] + 1) * 127.5));
+    return truncate_to_u8(v);
+  }
+
+ private:
+  cv::Vec3d sum_{0, 0, 0};
+};
 
 class Normals : public Task {
  public:
@@ -75,7 +94,7 @@ class Normals : public Task {
   cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat*) const override {
     return draw_normals(value);
   }
-  at::Tensor loss(const at::Tensor& out, const at::Tensor& label, const LossOptions&) const override {
+  at::Tensor loss(const at::Tensor& out, const at::Tensor& label) const override {
     return normals_l1_loss(out, label);
   }
   // (normalize(n) + 1) * 255 / 2, resized bilinearly, truncated to uint8, RGB = (x, y, z).
@@ -97,13 +116,15 @@ class Normals : public Task {
       }
     return f;
   }
-  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions&) const override { return eval::make_normals_metric(); }
+  std::unique_ptr<Metric> make_metric(const MetricContext&) const override { return make_normals_metric(); }
+  std::unique_ptr<ConstantPredictor> constant_predictor() const override { return std::make_unique<MeanNormal>(); }
   std::string delta_metric() const override { return "mean"; }
   bool lower_is_better() const override { return true; }
+  std::vector<ReportColumn> report_columns() const override { return {{"mean", "Normals mean° ↓", true, 2}}; }
 };
 
 }  // namespace
 
-std::unique_ptr<Task> make_task_normals() { return std::make_unique<Normals>(); }
+DENSEMTL_REGISTER(TaskEntry, {"normals", 40, [] { return std::make_unique<Normals>(); }});
 
 }  // namespace densemtl::tasks

@@ -2,8 +2,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "densemtl/core/error.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {

@@ -9,12 +9,13 @@ class Semseg : public ClassMapTask {
  public:
   std::string name() const override { return "semseg"; }
   std::string title() const override { return "Semantic segmentation"; }
-  int output_channels(const data::DatasetInfo& d) const override { return static_cast<int>(d.class_names.size()); }
-  std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions& o) const override { return eval::make_miou_metric(o); }
+  std::vector<std::string> class_names(const data::DatasetInfo& d) const override { return d.class_names; }
+  std::string describe(const data::DatasetInfo& d) const override { return fmt::format("semseg ({} classes)", d.class_names.size()); }
+  std::vector<ReportColumn> report_columns() const override { return {{"mIoU", "Seg. mIoU ↑", false, 2}}; }
 };
 
 }  // namespace
 
-std::unique_ptr<Task> make_task_semseg() { return std::make_unique<Semseg>(); }
+DENSEMTL_REGISTER(TaskEntry, {"semseg", 10, [] { return std::make_unique<Semseg>(); }});
 
 }  // namespace densemtl::tasks

@@ -1,6 +1,8 @@
 // A dense prediction task: what its labels are, how many channels a network predicts for it on a
-// given dataset, how its labels move through the augmentation pipeline, and how it is drawn.
-// One file per task (semseg.cpp, depth.cpp, ...), registered in registry.cpp.
+// given dataset, how its labels move through the augmentation pipeline, its loss, how its
+// predictions are stored, scored and drawn, its constant (trivial) prediction, its report
+// columns, and its own options. One file per task (semseg.cpp, depth.cpp, ...), each ending in one
+// registration line (see registry.h); kinds.h holds what several tasks share.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -8,10 +10,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "densemtl/core/config.h"
+#include "densemtl/core/dataset_info.h"
 #include "densemtl/core/fs.h"
-#include "densemtl/data/dataset.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/tasks/metric.h"
 
 namespace densemtl::tasks {
 
@@ -20,6 +24,30 @@ enum class LabelKind {
   Binary,   // {0, 1} per pixel, predicted as one logit (sal, edge)
   Normals,  // unit 3-vector per pixel
   Depth,    // metres per pixel
+};
+
+// A column of the results table (report, benchmark): one metric of the task.
+struct ReportColumn {
+  std::string metric;  // key in the task's metrics
+  std::string header;  // e.g. "Seg. mIoU ↑"
+  bool lower_is_better = false;
+  int digits = 2;
+};
+
+// The trivial predictor of a task: statistics gathered from training labels, then one constant
+// prediction per image, in the stored prediction format (a floor every model must beat).
+class ConstantPredictor {
+ public:
+  virtual ~ConstantPredictor() = default;
+  virtual void observe(const cv::Mat& label) = 0;
+  virtual cv::Mat predict(cv::Size size) const = 0;
+};
+
+// What a metric needs besides the task: the dataset (class names, default tolerances) and how
+// many threads it may use (0 = all cores).
+struct MetricContext {
+  const data::DatasetInfo& dataset;
+  int threads = 0;
 };
 
 class Task {
@@ -34,6 +62,15 @@ class Task {
   virtual int label_channels() const { return 1; }
   // Channels a network predicts for this task on `dataset`.
   virtual int output_channels(const data::DatasetInfo& dataset) const = 0;
+  // Class names of a class-map task on `dataset` (empty for the others).
+  virtual std::vector<std::string> class_names(const data::DatasetInfo&) const { return {}; }
+  // One phrase for dataset summaries, e.g. "semseg (40 classes)".
+  virtual std::string describe(const data::DatasetInfo&) const { return name(); }
+
+  // --- Options (config keys tasks.<name>.<key>, declared by the task's file) ---
+  virtual std::vector<config::Spec> option_specs() const { return {}; }
+  // Reads the options from a view on tasks.<name>; called once on a fresh instance.
+  virtual void configure(const config::View& /*options*/) {}
 
   // OpenCV interpolation for training-time warps and resizes (the reference's FLAGVALS) and for
   // resizing predictions back to the original size (INFER_FLAGVALS).
@@ -63,13 +100,10 @@ class Task {
                        const cv::Mat* reference = nullptr) const = 0;
 
   // --- Training ---
-  struct LossOptions {
-    double edge_pos_weight = 0.95;
-  };
   // The task's loss (spec 4.1) of raw network output [B, C, H, W] against labels
   // [B, label_channels, H, W] (255 = ignore). A batch without any supervised pixel gives 0,
   // still connected to the graph.
-  virtual at::Tensor loss(const at::Tensor& output, const at::Tensor& label, const LossOptions& options) const = 0;
+  virtual at::Tensor loss(const at::Tensor& output, const at::Tensor& label) const = 0;
 
   // --- Evaluation and prediction folders ---
   // Raw output of one image ([C, h, w] at the network size) -> the prediction at the image's
@@ -84,13 +118,17 @@ class Task {
   void write_prediction(const fs::path& file, const cv::Mat& stored) const;
   // Reads and validates a stored prediction (type and channels); the file is named in errors.
   virtual cv::Mat read_prediction(const fs::path& file) const;
-  // The accumulator of the survey's metrics for this task (nullptr: none yet).
-  virtual std::unique_ptr<eval::Metric> make_metric(const eval::MetricOptions& options) const = 0;
+  // The accumulator of the survey's metrics for this task.
+  virtual std::unique_ptr<Metric> make_metric(const MetricContext& context) const = 0;
+  // The trivial predictor (constant prediction from training statistics).
+  virtual std::unique_ptr<ConstantPredictor> constant_predictor() const = 0;
 
-  // --- Multi-task performance (spec 5.4) ---
+  // --- Multi-task performance (spec 5.4) and tables ---
   // The metric Delta_m uses (a key of make_metric's result) and its direction.
   virtual std::string delta_metric() const = 0;
   virtual bool lower_is_better() const { return false; }
+  // The columns of this task in results tables.
+  virtual std::vector<ReportColumn> report_columns() const = 0;
 };
 
 }  // namespace densemtl::tasks

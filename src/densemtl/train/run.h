@@ -10,16 +10,16 @@
 
 #include <torch/torch.h>
 
-#include "densemtl/core/config.h"
 #include "densemtl/core/json.h"
 #include "densemtl/data/dataset.h"
 #include "densemtl/models/architectures/architecture.h"
+#include "densemtl/train/experiment.h"
 
 namespace densemtl::train {
 
 struct Run {
   fs::path dir;
-  config::Config config;
+  Experiment experiment;
   Json summary;  // run.json (empty object when absent)
 
   fs::path config_file() const { return dir / "config.yaml"; }
@@ -35,20 +35,6 @@ struct Run {
 // Opens an existing run folder (config.yaml must be there).
 Run open_run(const fs::path& dir);
 
-// The dataset description of a config: read from data.root when it exists; otherwise the
-// standard tables of NYUD, PASCAL-Context or mtan (so that `info --config` and `import` work
-// without the data). The procedural dataset needs its folder.
-data::DatasetInfo dataset_info(const config::Config& cfg);
-
-// Model tensors (parameters and buffers) under "<prefix><name>" in an archive, and back with
-// every name and shape checked (LibTorch's own Module::load silently reshapes on a mismatch).
-void write_model(torch::serialize::OutputArchive& archive, torch::nn::Module& model, const std::string& prefix = "model.");
-// Throws densemtl::Error naming `where` and the first missing or mis-shaped tensor.
-void read_model(torch::serialize::InputArchive& archive, torch::nn::Module& model, const std::string& where,
-                const std::string& prefix = "model.");
-// Model weights written atomically / read back (best.pt).
-void save_weights(models::ArchitectureImpl& model, const fs::path& file);
-void load_weights(models::ArchitectureImpl& model, const fs::path& file);
 // The run's final model: best.pt, or the last checkpoint's model when there is no best.pt,
 // prepared for inference (batch norms folded, NHWC weights when the run trained that way) on
 // `device`.

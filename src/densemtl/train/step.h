@@ -1,26 +1,52 @@
-// The forward half of a training step, shared by the trainer and the benchmarks: the forward
-// pass (under bf16 autocast with `amp`), each main task's loss in float32, and each auxiliary
-// output (PAD-Net-style intermediate predictions) upsampled to the input size and added to its
-// task's loss. No value is read back to the host.
+// One training step, shared by the trainer and the benchmarks: the forward pass (under bf16
+// autocast with `amp`), every loss term (each main task's loss in float32, each auxiliary
+// output's loss upsampled to the input size), one read-back of the loss values (the NaN check and
+// the progress line), the balancer's backward, the optimizer step and the balancer's after-step
+// hook.
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "densemtl/balancing/balancer.h"
 #include "densemtl/models/architectures/architecture.h"
-#include "densemtl/tasks/task.h"
+#include "densemtl/tasks/registry.h"
 
 namespace densemtl::train {
 
-struct StepLosses {
-  models::ModelOutput out;
-  std::map<std::string, torch::Tensor> losses;  // per task
+struct StepSetup {
+  const tasks::TaskSet* tasks = nullptr;  // configured tasks (main and auxiliary)
+  std::vector<std::string> main;          // main tasks, canonical
+  bool amp = false;
+  c10::Device device = c10::Device(c10::kCPU);
 };
 
-// `labels` may live on the host (they are copied to the device asynchronously) or on the device.
-StepLosses forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
-                          const std::map<std::string, torch::Tensor>& labels, const std::vector<std::string>& main_tasks,
-                          const tasks::Task::LossOptions& options, bool amp, const c10::Device& device);
+struct Forward {
+  models::ModelOutput out;
+  balancing::Losses losses;
+};
+
+// The forward pass and every loss term. `labels` may live on the host (copied to the device
+// asynchronously) or on the device. No value is read back to the host.
+Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
+                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup);
+
+// A loss term that is NaN or infinite: the step stops before any update.
+class NonFiniteLoss : public std::runtime_error {
+ public:
+  NonFiniteLoss(std::string term, double value)
+      : std::runtime_error("non-finite loss " + term), term(std::move(term)), value(value) {}
+  std::string term;
+  double value;
+};
+
+// Forward, losses, balancer backward, optimizer step, after-step hook. The model's
+// representation-gradient mode is set from the balancer's mode. Returns the loss values of
+// the step (before the update); throws NonFiniteLoss before any update.
+balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing::Balancer& balancer,
+                                     torch::optim::Optimizer& optimizer, const torch::Tensor& image,
+                                     const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup,
+                                     int epoch = 0, std::int64_t step = 0);
 
 }  // namespace densemtl::train

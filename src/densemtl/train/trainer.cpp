@@ -5,9 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <set>
-#include <sstream>
 
-#include "densemtl/balancing/balancer.h"
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
@@ -15,117 +13,13 @@
 #include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
-#include "densemtl/data/loader.h"
-#include "densemtl/eval/evaluator.h"
+#include "densemtl/eval/delta_m.h"
 #include "densemtl/models/build.h"
 #include "densemtl/models/inference.h"
-#include "densemtl/tasks/registry.h"
-#include "densemtl/train/experiment.h"
-#include "densemtl/train/optim.h"
-#include "densemtl/train/run.h"
-#include "densemtl/train/step.h"
 
 namespace densemtl::train {
 
 namespace {
-
-
-// State carried across epochs and resumes (besides model, optimizer and RNG).
-struct State {
-  int epoch = 0;                 // epochs done
-  double best_score = -1e300;
-  int best_epoch = 0;
-  double train_seconds = 0;
-  std::int64_t step = 0;
-  OrderedJson reference;         // first validation: {"metrics": ..., "losses": ...}
-  OrderedJson best_val;          // validation metrics of the best epoch
-
-  Json to_json() const {
-    return Json{{"epoch", epoch}, {"best_score", best_score}, {"best_epoch", best_epoch}, {"train_seconds", train_seconds},
-                {"step", step}, {"reference", Json::parse(reference.dump())}, {"best_val", Json::parse(best_val.dump())}};
-  }
-  static State from_json(const Json& j) {
-    State s;
-    s.epoch = j.at("epoch").get<int>();
-    s.best_score = j.at("best_score").get<double>();
-    s.best_epoch = j.at("best_epoch").get<int>();
-    s.train_seconds = j.at("train_seconds").get<double>();
-    s.step = j.at("step").get<std::int64_t>();
-    s.reference = OrderedJson::parse(j.at("reference").dump());
-    s.best_val = OrderedJson::parse(j.at("best_val").dump());
-    return s;
-  }
-};
-
-void save_checkpoint(const fs::path& file, models::ArchitectureImpl& model, torch::optim::Optimizer& optimizer,
-                     balancing::Balancer& balancer, const State& state) {
-  write_atomic(file, [&](const fs::path& tmp) {
-    torch::serialize::OutputArchive a, o, b;
-    write_model(a, model);
-    optimizer.save(o);
-    balancer.save(b);
-    a.write("optimizer", o);
-    a.write("balancer", b);
-    a.write("state", c10::IValue(state.to_json().dump()));
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      a.write("torch_rng", gen.get_state());
-    }
-    a.save_to(tmp.string());
-  }, /*durable=*/true);
-}
-
-State load_checkpoint(const fs::path& file, models::ArchitectureImpl& model, torch::optim::Optimizer& optimizer,
-                      balancing::Balancer& balancer) {
-  torch::serialize::InputArchive a, o, b;
-  try {
-    a.load_from(file.string());
-  } catch (const c10::Error& e) {
-    fail("{}: not a densemtl checkpoint ({})", file.string(), trim(split(e.what_without_backtrace(), '\n').front()));
-  }
-  read_model(a, model, file.string() + ": cannot resume, the checkpoint");
-  try {
-    a.read("optimizer", o);
-    optimizer.load(o);
-    a.read("balancer", b);
-    balancer.load(b);
-    c10::IValue state;
-    a.read("state", state);
-    torch::Tensor rng;
-    a.read("torch_rng", rng);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(rng);
-    }
-    return State::from_json(Json::parse(state.toStringRef()));
-  } catch (const c10::Error& e) {
-    fail("{}: cannot resume from this checkpoint; it does not fit the configured model ({})", file.string(),
-         trim(split(e.what_without_backtrace(), '\n').front()));
-  }
-}
-
-// Mean relative change against the reference, sign so that higher is better; a task without its
-// Delta_m metric (e.g. boundaries before odsF is computed) uses its validation loss.
-double selection_score(const eval::EvalResult& r, const OrderedJson& reference, const std::vector<std::string>& main) {
-  double sum = 0;
-  int n = 0;
-  for (const auto& t : main) {
-    std::optional<double> v = eval::primary_metric(r.metrics, t), ref = eval::primary_metric(reference["metrics"], t);
-    bool lower = tasks::get(t).lower_is_better();
-    if (!v || !ref) {
-      v = r.losses.at(t);
-      ref = reference["losses"][t].get<double>();
-      lower = true;
-    }
-    double denom = std::max(std::fabs(*ref), 1e-12);
-    double rel = (*v - *ref) / denom;
-    sum += lower ? -rel : rel;
-    ++n;
-  }
-  return n ? sum / n : 0.0;
-}
 
 std::string loss_text(const std::map<std::string, double>& sums, double count) {
   std::vector<std::string> parts;
@@ -168,265 +62,266 @@ std::vector<std::string> carve_validation(std::vector<std::string>& train_ids, d
   return held;
 }
 
-}  // namespace
-
-StepLosses forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
-                          const std::map<std::string, torch::Tensor>& labels, const std::vector<std::string>& main_tasks,
-                          const tasks::Task::LossOptions& options, bool amp, const c10::Device& device) {
-  StepLosses s;
-  {
-    Autocast autocast(amp, device);
-    s.out = model.forward(image);
+// The first line where two resolved configs differ, for the resume error.
+std::string first_difference(const std::string& a, const std::string& b) {
+  auto x = split(a, '\n'), y = split(b, '\n');
+  for (std::size_t i = 0; i < std::max(x.size(), y.size()); ++i) {
+    std::string l = i < x.size() ? x[i] : "", r = i < y.size() ? y[i] : "";
+    if (l != r) return fmt::format(" (run: '{}', now: '{}')", trim(l), trim(r));
   }
-  for (const auto& t : main_tasks)
-    s.losses[t] = tasks::get(t).loss(s.out.tasks.at(t).to(torch::kFloat32), labels.at(t).to(device, true), options);
-  for (const auto& aux : s.out.aux) {
-    torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
-    torch::Tensor l = tasks::get(aux.task).loss(up, labels.at(aux.task).to(device, true), options);
-    s.losses[aux.task] = s.losses.count(aux.task) ? s.losses[aux.task] + l : l;
-  }
-  return s;
+  return "";
 }
 
-TrainResult train(const TrainOptions& options) {
-  config::Config cfg = config::Config::load(experiment_schema(), options.config, options.overrides);
-  // The run keeps the dataset's absolute path, so evaluate/predict/report work from any folder.
-  if (fs::path(cfg.get_string("data.root")).is_relative()) {
-    std::vector<std::string> overrides = options.overrides;
-    overrides.push_back("data.root=" + fs::absolute(cfg.get_string("data.root")).lexically_normal().string());
-    cfg = config::Config::load(experiment_schema(), options.config, overrides);
+}  // namespace
+
+double selection_score(const eval::EvalResult& r, const OrderedJson& reference, const std::vector<std::string>& main) {
+  std::map<std::string, OrderedJson> baseline;
+  for (const auto& t : main) baseline[t] = reference["metrics"];
+  eval::DeltaM d = eval::delta_m(r.metrics, baseline, main);
+  double sum = 0;
+  for (const auto& t : main) {
+    auto it = d.per_task.find(t);
+    if (it != d.per_task.end()) {
+      sum += it->second;
+    } else {
+      // No metric for this task (or a zero reference): its validation loss, lower is better.
+      double v = r.losses.at(t), ref = reference["losses"][t].get<double>();
+      sum -= (v - ref) / std::max(std::fabs(ref), 1e-12);
+    }
   }
-  std::string name = cfg.get_string("name");
-  if (name.empty()) name = options.config.stem().string();
-  fs::path dir = options.out.empty() ? fs::path("runs") / name : options.out;
-  Run run;
-  run.dir = dir;
-  run.config = cfg;
+  return main.empty() ? 0.0 : sum / static_cast<double>(main.size());
+}
+
+Training::Training(const TrainOptions& options) : options_(options) {
+  experiment_ = Experiment::load(options.config, options.overrides);
+  // The run keeps the dataset's absolute path, so evaluate/predict/report work from any folder.
+  if (experiment_.data.root.is_relative()) {
+    std::vector<std::string> overrides = options.overrides;
+    overrides.push_back("data.root=" + fs::absolute(experiment_.data.root).lexically_normal().string());
+    experiment_ = Experiment::load(options.config, overrides);
+  }
+  const Experiment& e = experiment_;
+  name_ = e.name.empty() ? options.config.stem().string() : e.name;
+  fs::path dir = options.out.empty() ? fs::path("runs") / name_ : options.out;
+  run_.dir = dir;
+  run_.experiment = e;
 
   // Run folder: refuse to overwrite a run unless resuming it with the same config.
-  bool has_checkpoint = fs::exists(run.checkpoint());
+  const bool has_checkpoint = fs::exists(run_.checkpoint());
   if (has_checkpoint && !options.resume)
     fail("{}: already holds a run; pass --resume to continue it, or choose another --out", dir.string());
-  if (has_checkpoint && fs::exists(run.config_file())) {
-    config::Config saved = config::Config::load(experiment_schema(), run.config_file());
-    if (saved.dump() != cfg.dump()) {
-      // Name the first differing line, so the user sees which key changed.
-      auto a = split(saved.dump(), '\n'), b = split(cfg.dump(), '\n');
-      std::string where;
-      for (std::size_t i = 0; i < std::max(a.size(), b.size()) && where.empty(); ++i) {
-        std::string x = i < a.size() ? a[i] : "", y = i < b.size() ? b[i] : "";
-        if (x != y) where = fmt::format(" (run: '{}', now: '{}')", trim(x), trim(y));
-      }
-      fail("{}: the config differs from the run's config.yaml{}; resume with the same config and --set values", dir.string(), where);
-    }
+  if (has_checkpoint && fs::exists(run_.config_file())) {
+    Experiment saved = Experiment::load(run_.config_file());
+    if (saved.config->dump() != e.config->dump())
+      fail("{}: the config differs from the run's config.yaml{}; resume with the same config and --set values", dir.string(),
+           first_difference(saved.config->dump(), e.config->dump()));
   }
   fs::create_directories(dir);
-  cfg.save(run.config_file());
+  e.config->save(run_.config_file());
 
-  setup_torch(static_cast<int>(cfg.get_int("threads")));
-  const std::uint64_t seed = static_cast<std::uint64_t>(cfg.get_int("seed"));
-  seed_torch(seed);
-  const torch::Device device = select_device(cfg.get_string("device"), cfg.source());
-  const bool channels_last = cfg.get_bool("model.channels_last");
-  const bool amp = cfg.get_string("train.amp") == "bf16";
-  if (amp && !device.is_cuda()) fail("{}: train.amp: bf16 needs device: cuda", cfg.source());
+  setup_torch(e.threads);
+  seed_torch(e.seed);
+  device_ = select_device(e.device, e.source());
 
   // Data.
-  auto dataset = open_experiment_dataset(cfg);
-  const data::DatasetInfo& info = dataset->info();
-  std::vector<std::string> main_tasks = tasks::canonical(cfg.get_string_list("tasks.main"));
-  std::vector<std::string> all_tasks = main_tasks;
-  for (const auto& a : tasks::canonical(cfg.get_string_list("tasks.aux")))
-    if (std::find(all_tasks.begin(), all_tasks.end(), a) == all_tasks.end()) all_tasks.push_back(a);
-  all_tasks = tasks::canonical(all_tasks);
-  std::vector<std::string> train_ids = with_context(cfg.source() + ": data.train_split", [&] { return dataset->ids(cfg.get_string("data.train_split")); });
-  std::vector<std::string> val_ids;
-  if (!cfg.get_string("data.val_split").empty())
-    val_ids = with_context(cfg.source() + ": data.val_split", [&] { return dataset->ids(cfg.get_string("data.val_split")); });
+  dataset_ = e.open_dataset();
+  const data::DatasetInfo& info = dataset_->info();
+  tasks_ = e.task_set();
+  train_ids_ = with_context(e.source() + ": data.train_split", [&] { return dataset_->ids(e.data.train_split); });
+  if (!e.data.val_split.empty())
+    val_ids_ = with_context(e.source() + ": data.val_split", [&] { return dataset_->ids(e.data.val_split); });
   else
-    val_ids = carve_validation(train_ids, cfg.get_float("data.val_share"), seed);
-  std::vector<std::string> test_ids;
+    val_ids_ = carve_validation(train_ids_, e.data.val_share, e.seed);
   if (options.evaluate_test)
-    test_ids = with_context(cfg.source() + ": data.test_split", [&] { return dataset->ids(cfg.get_string("data.test_split")); });
-  auto max_train = static_cast<std::size_t>(cfg.get_int("data.max_train_images"));
-  if (max_train > 0 && train_ids.size() > max_train) train_ids.resize(max_train);
-  if (train_ids.empty()) fail("{}: no training images left", cfg.source());
+    test_ids_ = with_context(e.source() + ": data.test_split", [&] { return dataset_->ids(e.data.test_split); });
+  if (e.data.max_train_images > 0 && train_ids_.size() > e.data.max_train_images) train_ids_.resize(e.data.max_train_images);
+  if (train_ids_.empty()) fail("{}: no training images left", e.source());
 
-  data::PipelineOptions train_pipe = experiment_pipeline(cfg, info), eval_pipe = train_pipe;
+  data::PipelineOptions pipeline = e.pipeline(info);
   data::LoaderOptions lo;
-  lo.batch_size = static_cast<int>(cfg.get_int("train.batch_size"));
+  lo.batch_size = batch_size_ = e.train.batch_size;
   lo.shuffle = true;
-  lo.drop_last = cfg.get_bool("train.drop_last");
-  lo.workers = static_cast<int>(cfg.get_int("data.workers"));
-  lo.prefetch = static_cast<int>(cfg.get_int("data.prefetch"));
-  lo.seed = seed;
-  lo.pin_memory = device.is_cuda();
-  data::Loader loader(*dataset, train_ids, all_tasks, data::Pipeline(train_pipe, true), lo);
-  if (loader.batches_per_epoch() == 0)
-    fail("{}: train.batch_size {} is larger than the {} training images (with drop_last)", cfg.source(), lo.batch_size, train_ids.size());
+  lo.drop_last = e.train.drop_last;
+  lo.workers = e.data.workers;
+  lo.prefetch = e.data.prefetch;
+  lo.seed = e.seed;
+  lo.pin_memory = device_.is_cuda();
+  loader_ = std::make_unique<data::Loader>(*dataset_, train_ids_, tasks_.names(), data::Pipeline(pipeline, true), lo);
+  if (loader_->batches_per_epoch() == 0)
+    fail("{}: train.batch_size {} is larger than the {} training images (with drop_last)", e.source(), lo.batch_size, train_ids_.size());
 
   // Model, balancer, optimizer.
-  models::Architecture model = models::build_model(cfg, info);
-  model->to(device);
-  if (channels_last) models::to_channels_last(*model);
-  balancing::Options bo = balancing::options_from_config(cfg);
-  std::unique_ptr<balancing::Balancer> balancer = balancing::make_balancer(bo);
-  std::vector<torch::Tensor> params = model->parameters();
-  for (auto& p : balancer->parameters()) params.push_back(p);
-  std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(cfg, params);
-  Schedule schedule = schedule_from_config(cfg);
+  model_ = models::build_model(e.model_spec(info), e.model.backbone_weights, e.model.weights);
+  model_->to(device_);
+  if (e.model.channels_last) models::to_channels_last(*model_);
+  balancer_ = balancing::make_balancer(e.balancer, e.balancer_setup());
+  balancer_->check(*model_);
+  balancer_->to(device_);
+  std::vector<torch::Tensor> params = model_->parameters();
+  for (auto& p : balancer_->parameters()) params.push_back(p);
+  optimizer_ = make_optimizer(*e.config, params);
+  schedule_ = schedule_from_config(*e.config);
 
-  State state;
   if (has_checkpoint) {
-    state = load_checkpoint(run.checkpoint(), *model, *optimizer, *balancer);
-    log_info("resuming {} after epoch {}", dir.string(), state.epoch);
+    state_ = load_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_);
+    log_info("resuming {} after epoch {}", dir.string(), state_.epoch);
   }
-  trim_log(run.log(), state.epoch);
+  trim_log(run_.log(), state_.epoch);
 
-  const int epochs = static_cast<int>(cfg.get_int("train.epochs"));
-  const int eval_every = static_cast<int>(cfg.get_int("train.eval_every"));
-  const auto steps_per_epoch = static_cast<std::int64_t>(loader.batches_per_epoch());
-  tasks::Task::LossOptions loss_options;
-  loss_options.edge_pos_weight = cfg.get_float("tasks.edge_pos_weight");
-  eval::EvalSetup val_setup;
-  val_setup.ids = val_ids;
-  val_setup.tasks = main_tasks;
-  val_setup.pipeline = eval_pipe;
-  val_setup.batch_size = static_cast<int>(cfg.get_int("eval.batch_size"));
-  val_setup.workers = lo.workers;
-  val_setup.metric = eval::metric_options(info, cfg.get_float("eval.edge_max_dist"), static_cast<int>(cfg.get_int("eval.edge_thresholds")));
-  val_setup.loss = loss_options;
-  val_setup.device = cfg.get_string("device");
-  val_setup.channels_last = channels_last;
-  val_setup.label = "validate";
+  step_.tasks = &tasks_;
+  step_.main = e.tasks.main;
+  step_.amp = e.train.amp;
+  step_.device = device_;
+  val_setup_.ids = val_ids_;
+  val_setup_.tasks = tasks::TaskSet(e.tasks.main, e.config.get());
+  val_setup_.pipeline = pipeline;
+  val_setup_.batch_size = e.eval.batch_size;
+  val_setup_.workers = lo.workers;
+  val_setup_.device = e.device;
+  val_setup_.channels_last = e.model.channels_last;
+  val_setup_.label = "validate";
 
-  log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}", name, cfg.get_string("model.architecture"),
-           info.name, train_ids.size(), val_ids.size(), test_ids.size(), join(all_tasks, ", "));
+  log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}, balancer {}", name_, e.model.architecture, info.name,
+           train_ids_.size(), val_ids_.size(), test_ids_.size(), join(tasks_.names(), ", "), e.balancer);
+}
 
-  const int last = options.stop_after > 0 ? std::min(epochs, state.epoch + options.stop_after) : epochs;
-  for (int epoch = state.epoch; epoch < last; ++epoch) {
-    if (!schedule.per_iteration) set_learning_rate(*optimizer, schedule.rate(epoch, epochs));
-    model->train();
-    loader.start_epoch(epoch);
-    std::map<std::string, double> sums;
-    double batches = 0;
-    ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), static_cast<std::int64_t>(steps_per_epoch * lo.batch_size), "img");
-    while (auto batch = loader.next()) {
-      if (schedule.per_iteration)
-        set_learning_rate(*optimizer, schedule.rate(static_cast<double>(state.step), static_cast<double>(steps_per_epoch * epochs)));
-      torch::Tensor image = to_model_layout(batch->image.to(device, /*non_blocking=*/true), channels_last);
-      auto [out, losses] = forward_losses(*model, image, batch->labels, main_tasks, loss_options, amp, device);
-      // One read-back per step for all the task losses (the NaN check and the progress line).
-      std::vector<torch::Tensor> values;
-      for (const auto& [t, l] : losses) values.push_back(l.detach().to(torch::kFloat64));
-      torch::Tensor host = torch::stack(values).to(torch::kCPU);
-      std::size_t k = 0;
-      for (const auto& [t, l] : losses) {
-        double v = host[static_cast<std::int64_t>(k++)].item<double>();
-        if (!std::isfinite(v))
-          fail("{}: the {} loss is {} at epoch {}, step {}; training stopped (the last checkpoint, after epoch {}, is intact)",
-               dir.string(), t, v, epoch + 1, state.step + 1, state.epoch);
-        sums[t] += v;
-      }
-      optimizer->zero_grad();
-      balancing::Context ctx{*model, out, epoch, state.step};
-      balancer->backward(losses, ctx);
-      optimizer->step();
-      ++state.step;
-      batches += 1;
-      bar.set_postfix(loss_text(sums, batches));
-      bar.advance(batch->size());
+Training::~Training() = default;
+
+eval::EvalResult Training::validate() { return eval::evaluate_model(*model_, *dataset_, val_setup_); }
+
+bool Training::run_epoch() {
+  const Experiment& e = experiment_;
+  const int epochs = e.train.epochs;
+  if (state_.epoch >= epochs) return false;
+  const int epoch = state_.epoch;
+  const auto steps_per_epoch = static_cast<std::int64_t>(loader_->batches_per_epoch());
+  if (!schedule_.per_iteration) set_learning_rate(*optimizer_, schedule_.rate(epoch, epochs));
+  model_->train();
+  loader_->start_epoch(epoch);
+  std::map<std::string, double> sums;
+  double batches = 0;
+  ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch * batch_size_, "img");
+  while (auto batch = loader_->next()) {
+    if (schedule_.per_iteration)
+      set_learning_rate(*optimizer_, schedule_.rate(static_cast<double>(state_.step), static_cast<double>(steps_per_epoch * epochs)));
+    torch::Tensor image = to_model_layout(batch->image.to(device_, /*non_blocking=*/true), e.model.channels_last);
+    balancing::Losses::Values values;
+    try {
+      values = train_step(*model_, *balancer_, *optimizer_, image, batch->labels, step_, epoch, state_.step);
+    } catch (const NonFiniteLoss& bad) {
+      fail("{}: the {} loss is {} at epoch {}, step {}; training stopped (the last checkpoint, after epoch {}, is intact)",
+           run_.dir.string(), bad.term, bad.value, epoch + 1, state_.step + 1, state_.epoch);
     }
-    double epoch_seconds = bar.finish();
-    double images_per_second = bar.rate();
-    state.train_seconds += epoch_seconds;
-    std::map<std::string, double> mean_losses;
-    for (const auto& [t, s] : sums) mean_losses[t] = s / std::max(1.0, batches);
-    balancer->end_epoch(mean_losses);
-
-    OrderedJson line;
-    line["epoch"] = epoch + 1;
-    line["lr"] = learning_rate(*optimizer);
-    line["train_loss"] = mean_losses;
-    line["balancer_weights"] = balancer->weights();
-    line["seconds"] = epoch_seconds;
-    line["images_per_second"] = images_per_second;
-    bool validate = !val_ids.empty() && ((eval_every > 0 && (epoch + 1) % eval_every == 0) || epoch + 1 == epochs);
-    if (validate) {
-      eval::EvalResult r = eval::evaluate_model(*model, *dataset, val_setup);
-      if (state.reference.is_null() || state.reference.empty())
-        state.reference = OrderedJson{{"metrics", r.metrics}, {"losses", r.losses}};
-      double score = selection_score(r, state.reference, main_tasks);
-      bool best = score > state.best_score;
-      if (best) {
-        state.best_score = score;
-        state.best_epoch = epoch + 1;
-        state.best_val = r.metrics;
-        save_weights(*model, run.best());
-      }
-      line["val_loss"] = r.losses;
-      line["val"] = r.metrics;
-      line["score"] = score;
-      line["best"] = best;
-    }
-    state.epoch = epoch + 1;
-    append_line(run.log(), line.dump());
-    save_checkpoint(run.checkpoint(), *model, *optimizer, *balancer, state);
-    log_info("epoch {}/{} done in {} ({:.1f} img/s){}", epoch + 1, epochs, format_duration(epoch_seconds), images_per_second,
-             validate ? fmt::format(", validation score {:+.4f}{}", line["score"].get<double>(), line["best"].get<bool>() ? " (best)" : "") : "");
+    for (const auto& [t, v] : values.per_task) sums[t] += v;
+    ++state_.step;
+    batches += 1;
+    bar.set_postfix(loss_text(sums, batches));
+    bar.advance(batch->size());
   }
+  const double epoch_seconds = bar.finish();
+  const double images_per_second = bar.rate();
+  state_.train_seconds += epoch_seconds;
+  std::map<std::string, double> mean_losses;
+  for (const auto& [t, s] : sums) mean_losses[t] = s / std::max(1.0, batches);
+  balancer_->end_epoch(mean_losses);
 
+  OrderedJson line;
+  line["epoch"] = epoch + 1;
+  line["lr"] = learning_rate(*optimizer_);
+  line["train_loss"] = mean_losses;
+  line["balancer_weights"] = balancer_->weights();
+  line["seconds"] = epoch_seconds;
+  line["images_per_second"] = images_per_second;
+  const int eval_every = e.train.eval_every;
+  const bool due = !val_ids_.empty() && ((eval_every > 0 && (epoch + 1) % eval_every == 0) || epoch + 1 == epochs);
+  if (due) {
+    eval::EvalResult r = validate();
+    if (state_.reference.is_null() || state_.reference.empty())
+      state_.reference = OrderedJson{{"metrics", r.metrics}, {"losses", r.losses}};
+    double score = selection_score(r, state_.reference, e.tasks.main);
+    bool best = score > state_.best_score;
+    if (best) {
+      state_.best_score = score;
+      state_.best_epoch = epoch + 1;
+      state_.best_val = r.metrics;
+      save_weights(*model_, run_.best());
+    }
+    balancer_->after_validation(r.metrics);
+    line["val_loss"] = r.losses;
+    line["val"] = r.metrics;
+    line["score"] = score;
+    line["best"] = best;
+  }
+  state_.epoch = epoch + 1;
+  append_line(run_.log(), line.dump());
+  save_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_, state_);
+  log_info("epoch {}/{} done in {} ({:.1f} img/s){}", epoch + 1, epochs, format_duration(epoch_seconds), images_per_second,
+           due ? fmt::format(", validation score {:+.4f}{}", line["score"].get<double>(), line["best"].get<bool>() ? " (best)" : "") : "");
+  return state_.epoch < epochs;
+}
+
+TrainResult Training::finish() {
+  const Experiment& e = experiment_;
   TrainResult result;
-  result.run_dir = dir;
-  result.epochs_done = state.epoch;
-  if (state.epoch < epochs) {
-    log_info("stopped after epoch {} of {}; continue with --resume", state.epoch, epochs);
+  result.run_dir = run_.dir;
+  result.epochs_done = state_.epoch;
+  if (state_.epoch < e.train.epochs) {
+    log_info("stopped after epoch {} of {}; continue with --resume", state_.epoch, e.train.epochs);
     return result;
   }
   result.finished = true;
   // The final model: the best validation epoch (the last epoch without validation data).
-  if (fs::exists(run.best())) load_weights(*model, run.best());
-  else save_weights(*model, run.best());
+  if (fs::exists(run_.best())) load_weights(*model_, run_.best());
+  else save_weights(*model_, run_.best());
 
+  const data::DatasetInfo& info = dataset_->info();
   OrderedJson summary;
-  summary["name"] = name;
-  summary["config"] = options.config.string();
+  summary["name"] = name_;
+  summary["config"] = options_.config.string();
   summary["dataset"] = info.name;
   summary["dataset_root"] = info.root.string();
-  summary["architecture"] = cfg.get_string("model.architecture");
-  summary["backbone"] = cfg.get_string("backbone.name");
-  summary["head"] = cfg.get_string("model.head");
-  summary["width"] = cfg.get_float("model.width");
-  summary["tasks"] = main_tasks;
-  summary["aux_tasks"] = cfg.get_string_list("tasks.aux");
-  models::ParameterCount pc = models::count_parameters(*model);
-  summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
-  cv::Size input = experiment_input_size(cfg, info);
-  summary["gflops_per_image"] = 2.0 * static_cast<double>(models::count_macs(*model, input.height, input.width)) / 1e9;
+  summary["architecture"] = e.model.architecture;
+  summary["backbone"] = e.model.backbone;
+  summary["head"] = e.model.head;
+  summary["width"] = e.model.width;
+  summary["balancer"] = e.balancer;
+  summary["tasks"] = e.tasks.main;
+  summary["aux_tasks"] = e.tasks.aux;
+  models::ParameterCount pc = models::count_parameters(*model_);
+  summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}, {"groups", pc.groups}};
+  cv::Size input = e.input_size(info);
+  summary["gflops_per_image"] = 2.0 * static_cast<double>(models::count_macs(*model_, input.height, input.width)) / 1e9;
   summary["input_size"] = {input.height, input.width};
-  summary["epochs"] = state.epoch;
-  summary["best_epoch"] = state.best_epoch;
-  summary["train_seconds"] = state.train_seconds;
-  summary["train_images"] = train_ids.size();
-  summary["val_images"] = val_ids.size();
-  summary["val_metrics"] = state.best_val;
-  if (options.evaluate_test) {
+  summary["epochs"] = state_.epoch;
+  summary["best_epoch"] = state_.best_epoch;
+  summary["train_seconds"] = state_.train_seconds;
+  summary["train_images"] = train_ids_.size();
+  summary["val_images"] = val_ids_.size();
+  summary["val_metrics"] = state_.best_val;
+  if (options_.evaluate_test) {
     // Scored as evaluate --run scores it: batch norms folded for inference.
-    models::prepare_for_inference(*model, channels_last);
-    eval::EvalSetup test = val_setup;
-    test.ids = test_ids;
-    test.predictions = run.predictions(cfg.get_string("data.test_split"));
+    models::prepare_for_inference(*model_, e.model.channels_last);
+    eval::EvalSetup test = val_setup_;
+    test.ids = test_ids_;
+    test.predictions = run_.predictions(e.data.test_split);
     test.label = "test";
-    eval::EvalResult r = eval::evaluate_model(*model, *dataset, test);
+    eval::EvalResult r = eval::evaluate_model(*model_, *dataset_, test);
     result.test_metrics = r.metrics;
-    write_json(run.metrics_file(), r.metrics);
-    summary["test_split"] = cfg.get_string("data.test_split");
-    summary["test_images"] = test_ids.size();
+    write_json(run_.metrics_file(), r.metrics);
+    summary["test_split"] = e.data.test_split;
+    summary["test_images"] = test_ids_.size();
     summary["test_metrics"] = r.metrics;
   }
   summary["peak_memory_mb"] = peak_memory_mb();
-  write_json(run.summary_file(), summary);
+  write_json(run_.summary_file(), summary);
   return result;
+}
+
+TrainResult train(const TrainOptions& options) {
+  Training training(options);
+  const int last = options.stop_after > 0 ? std::min(training.epochs(), training.epochs_done() + options.stop_after) : training.epochs();
+  while (training.epochs_done() < last) training.run_epoch();
+  return training.finish();
 }
 
 }  // namespace densemtl::train

@@ -1,13 +1,25 @@
-// `densemtl train`: the training loop. Knows nothing about particular tasks, architectures or
-// balancers: it asks the model for outputs, the task registry for losses, the balancer for the
-// update, and the evaluator for metrics.
+// `densemtl train`: the training loop, as parts that a grid runner or multi-process training can
+// reuse: set-up (Training's constructor), one epoch of train_step (train/step.h), validation with
+// model selection, the checkpoint (train/checkpoint.h), and the end (the final model scored once
+// on the test split, run.json). Knows nothing about particular tasks, architectures or
+// balancers: it asks the model for outputs, the task set for losses, the balancer for the update,
+// and the evaluator for metrics.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "densemtl/balancing/balancer.h"
 #include "densemtl/core/fs.h"
 #include "densemtl/core/json.h"
+#include "densemtl/data/loader.h"
+#include "densemtl/eval/evaluator.h"
+#include "densemtl/train/checkpoint.h"
+#include "densemtl/train/experiment.h"
+#include "densemtl/train/optim.h"
+#include "densemtl/train/run.h"
+#include "densemtl/train/step.h"
 
 namespace densemtl::train {
 
@@ -27,6 +39,56 @@ struct TrainResult {
   bool finished = false;               // all epochs done and the final model scored
 };
 
+// The model selection score: the mean relative improvement of the main tasks' Delta_m metrics
+// over `reference` (the first validation), eval::delta_m's definition; a task without its metric
+// (or with a zero reference) uses its validation loss instead.
+double selection_score(const eval::EvalResult& result, const OrderedJson& reference, const std::vector<std::string>& main_tasks);
+
+class Training {
+ public:
+  // Set-up: the config (validated), the run folder (refusing to overwrite or to resume with
+  // another config), data, model, balancer, optimizer, and the checkpoint when resuming.
+  explicit Training(const TrainOptions& options);
+  ~Training();
+  Training(const Training&) = delete;
+  Training& operator=(const Training&) = delete;
+
+  // Trains one epoch (every batch through train_step), then validates when due, keeps the best
+  // model and writes the checkpoint and the log line. Returns false when all epochs are done.
+  bool run_epoch();
+  // Validation of the current model on the validation split (model selection data).
+  eval::EvalResult validate();
+  // Loads the final model (the best validation epoch), scores the test split once and writes
+  // run.json.
+  TrainResult finish();
+
+  int epochs_done() const { return state_.epoch; }
+  int epochs() const { return experiment_.train.epochs; }
+  const Run& run() const { return run_; }
+  models::ArchitectureImpl& model() { return *model_; }
+  balancing::Balancer& balancer() { return *balancer_; }
+
+ private:
+  TrainOptions options_;
+  Experiment experiment_;
+  Run run_;
+  std::string name_;
+  torch::Device device_ = torch::Device(torch::kCPU);
+  std::unique_ptr<data::Dataset> dataset_;
+  tasks::TaskSet tasks_;
+  std::vector<std::string> train_ids_, val_ids_, test_ids_;
+  std::unique_ptr<data::Loader> loader_;
+  int batch_size_ = 8;
+  models::Architecture model_;
+  std::unique_ptr<balancing::Balancer> balancer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  Schedule schedule_;
+  StepSetup step_;
+  eval::EvalSetup val_setup_;
+  LoopState state_;
+};
+
+// The whole loop: set-up, epochs (at most options.stop_after now), finish.
 TrainResult train(const TrainOptions& options);
 
 }  // namespace densemtl::train

@@ -8,7 +8,7 @@
 
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/tasks/registry.h"
 

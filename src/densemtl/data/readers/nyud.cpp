@@ -11,8 +11,8 @@
 #include "densemtl/core/error.h"
 #include "densemtl/core/json.h"
 #include "densemtl/core/strings.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/tasks/registry.h"
 

@@ -13,8 +13,8 @@
 
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/mat.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/mat.h"
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/vision/boundaries.h"

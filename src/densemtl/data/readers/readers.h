@@ -16,6 +16,10 @@ std::unique_ptr<Dataset> open_pascal_context(const fs::path& root);
 // mtan's NYUv2 layout: <split>/{image,label,depth,normal}/<index>.npy.
 std::unique_ptr<Dataset> open_mtan_nyu(const fs::path& root);
 
+// The label space and conventions of a standard dataset without reading it (tasks, classes,
+// default size, boundary tolerance), for describing a model before the data is there.
+DatasetInfo standard_info(Format format, const fs::path& root);
+
 // Class tables.
 const std::vector<std::string>& nyu40_class_names();
 const std::vector<std::string>& voc_class_names();

@@ -14,4 +14,35 @@ std::unique_ptr<Dataset> open_dataset(const fs::path& root, std::optional<Format
   fail("unknown dataset format");
 }
 
+DatasetInfo standard_info(Format format, const fs::path& root) {
+  DatasetInfo info;
+  info.root = root;
+  info.format = format;
+  info.part_names = pascal_part_names();
+  switch (format) {
+    case Format::NYUD:
+      info.name = "NYUD-v2";
+      info.class_names = nyu40_class_names();
+      info.tasks = {"semseg", "normals", "edge", "depth"};
+      info.default_size = cv::Size(640, 480);
+      info.edge_max_dist = 0.011;
+      break;
+    case Format::PASCAL:
+      info.name = "PASCAL-Context";
+      info.class_names = voc_class_names();
+      info.tasks = {"semseg", "human_parts", "sal", "normals", "edge"};
+      info.default_size = cv::Size(512, 512);
+      info.edge_max_dist = 0.0075;
+      break;
+    case Format::MTAN:
+      info.name = "NYUv2 (mtan)";
+      info.class_names = mtan13_class_names();
+      info.tasks = {"semseg", "normals", "depth"};
+      info.default_size = cv::Size(384, 288);
+      info.edge_max_dist = 0.011;
+      break;
+  }
+  return info;
+}
+
 }  // namespace densemtl::data

@@ -10,8 +10,8 @@
 #include "densemtl/core/parallel.h"
 #include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
-#include "densemtl/data/io/image.h"
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/image.h"
+#include "densemtl/vision/io/npy.h"
 #include "densemtl/vision/boundaries.h"
 
 namespace densemtl::synthetic {

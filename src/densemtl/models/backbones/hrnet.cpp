@@ -11,8 +11,9 @@ constexpr double kMomentum = 0.01;
 
 Seq conv_bn(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, bool relu) {
   Seq s;
-  s->push_back(conv(in, out, kernel, stride, kernel / 2));
-  s->push_back(batch_norm(out, kMomentum));
+  Conv2d c = conv(in, out, kernel, stride, kernel / 2);
+  s->push_back(c);
+  s->push_back(batch_norm(c, kMomentum));
   if (relu) s->push_back(torch::nn::ReLU());
   return s;
 }
@@ -67,9 +68,9 @@ Features HighResolutionModuleImpl::forward(Features x) {
 HRNetImpl::HRNetImpl(double width) {
   const std::int64_t stem = scaled(64, width);
   conv1 = register_module("conv1", conv(3, stem, 3, 2, 1));
-  bn1 = register_module("bn1", batch_norm(stem, kMomentum));
+  bn1 = register_module("bn1", batch_norm(conv1, kMomentum));
   conv2 = register_module("conv2", conv(stem, stem, 3, 2, 1));
-  bn2 = register_module("bn2", batch_norm(stem, kMomentum));
+  bn2 = register_module("bn2", batch_norm(conv2, kMomentum));
   // Stage 1: two Bottlenecks, planes 64 -> 256 channels.
   layer1 = torch::nn::Sequential();
   layer1->push_back(Bottleneck(stem, stem, 1, 1, 1, true, kMomentum));

@@ -17,7 +17,7 @@ ResNetImpl::ResNetImpl(int depth, bool dilated, double width) {
   else fail("unsupported ResNet depth {}", depth);
   std::int64_t inplanes = scaled(64, width);
   conv1 = register_module("conv1", conv(3, inplanes, 7, 2, 3));
-  bn1 = register_module("bn1", batch_norm(inplanes));
+  bn1 = register_module("bn1", batch_norm(conv1));
   channels_.push_back(inplanes);
   const std::int64_t planes[4] = {scaled(64, width), scaled(128, width), scaled(256, width), scaled(512, width)};
   auto layer = [&](int i, std::int64_t stride, int dilate) {

@@ -6,8 +6,9 @@ namespace {
 
 torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t dilation) {
   torch::nn::Sequential s;
-  s->push_back(conv(in, out, kernel, 1, kernel == 3 ? dilation : 0, dilation));
-  s->push_back(batch_norm(out));
+  Conv2d c = conv(in, out, kernel, 1, kernel == 3 ? dilation : 0, dilation);
+  s->push_back(c);
+  s->push_back(batch_norm(c));
   s->push_back(torch::nn::ReLU());
   return s;
 }
@@ -17,7 +18,7 @@ torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, std::int64
 AsppPoolingImpl::AsppPoolingImpl(std::int64_t in, std::int64_t out) {
   // Index 0 of the reference's Sequential is the (parameter-free) AdaptiveAvgPool2d.
   conv = register_module("1", models::conv(in, out, 1));
-  bn = register_module("2", batch_norm(out));
+  bn = register_module("2", batch_norm(conv));
 }
 
 torch::Tensor AsppPoolingImpl::forward(const torch::Tensor& x) {
@@ -33,8 +34,9 @@ AsppImpl::AsppImpl(std::int64_t in, std::int64_t out, const std::vector<std::int
   convs->push_back(AsppPooling(in, out));
   n_ = convs->size();
   project = torch::nn::Sequential();
-  project->push_back(conv(out * static_cast<std::int64_t>(n_), out, 1));
-  project->push_back(batch_norm(out));
+  Conv2d projection = conv(out * static_cast<std::int64_t>(n_), out, 1);
+  project->push_back(projection);
+  project->push_back(batch_norm(projection));
   project->push_back(torch::nn::ReLU());
   project->push_back(torch::nn::Dropout(0.5));
   register_module("project", project);
@@ -51,13 +53,13 @@ DeepLabHeadImpl::DeepLabHeadImpl(std::int64_t in, std::int64_t outputs, double w
   const std::int64_t c = scaled(256, width);
   aspp = register_module("0", Aspp(in, c, std::vector<std::int64_t>{12, 24, 36}));
   conv = register_module("1", models::conv(c, c, 3, 1, 1));
-  bn = register_module("2", batch_norm(c));
+  bn = register_module("2", batch_norm(conv));
   classifier = register_module("4", models::conv(c, outputs, 1, 1, 0, 1, true));
 }
 
-torch::Tensor DeepLabHeadImpl::forward(const Features& features) {
-  torch::Tensor x = aspp(features.back());
-  return classifier(torch::relu(bn(conv(x))));
+HeadOutput DeepLabHeadImpl::forward_with_features(const Features& features) {
+  torch::Tensor x = torch::relu(bn(conv(aspp(features.back()))));
+  return {classifier(x), x};
 }
 
 }  // namespace densemtl::models

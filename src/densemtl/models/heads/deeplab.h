@@ -1,6 +1,7 @@
 // DeepLab-v3 head (the reference's models/aspp.py, torchvision's layout): ASPP with rates
 // 12, 24, 36 and image pooling (five 256-channel branches, concatenated, projected to 256,
-// dropout 0.5), then conv3x3 + BN + ReLU and a conv1x1 to the outputs. Uses the last feature map.
+// dropout 0.5), then conv3x3 + BN + ReLU (the head's features) and a conv1x1 to the outputs.
+// Uses the last feature map.
 // Names: 0.convs.{0..4}, 0.project, 1, 2, 4 (as the reference's nn.Sequential).
 #pragma once
 
@@ -34,7 +35,7 @@ TORCH_MODULE(Aspp);
 class DeepLabHeadImpl : public HeadImpl {
  public:
   DeepLabHeadImpl(std::int64_t in, std::int64_t outputs, double width);
-  torch::Tensor forward(const Features& features) override;
+  HeadOutput forward_with_features(const Features& features) override;
 
  private:
   Aspp aspp{nullptr};

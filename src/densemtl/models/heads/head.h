@@ -9,10 +9,18 @@
 
 namespace densemtl::models {
 
+// A head's prediction and the features it was computed from (the input of its last, linear
+// layer): decoder-focused architectures (PAD-Net, MTI-Net) distil such features across tasks.
+struct HeadOutput {
+  torch::Tensor logits;
+  torch::Tensor features;
+};
+
 class HeadImpl : public torch::nn::Module {
  public:
   ~HeadImpl() override = default;
-  virtual torch::Tensor forward(const Features& features) = 0;
+  virtual HeadOutput forward_with_features(const Features& features) = 0;
+  torch::Tensor forward(const Features& features) { return forward_with_features(features).logits; }
 };
 
 struct HeadSpec {

@@ -9,18 +9,22 @@ namespace densemtl::models {
 
 HRNetHeadImpl::HRNetHeadImpl(const std::vector<std::int64_t>& in_channels, std::int64_t outputs) {
   std::int64_t c = std::accumulate(in_channels.begin(), in_channels.end(), std::int64_t{0});
+  fuse_ = conv(c, c, 1, 1, 0, 1, true);
+  bn_ = batch_norm(fuse_);
+  classifier_ = conv(c, outputs, 1, 1, 0, 1, true);
   last_layer = torch::nn::Sequential();
-  last_layer->push_back(conv(c, c, 1, 1, 0, 1, true));
-  last_layer->push_back(batch_norm(c));
+  last_layer->push_back(fuse_);
+  last_layer->push_back(bn_);
   last_layer->push_back(torch::nn::ReLU());
-  last_layer->push_back(conv(c, outputs, 1, 1, 0, 1, true));
+  last_layer->push_back(classifier_);
   register_module("last_layer", last_layer);
 }
 
-torch::Tensor HRNetHeadImpl::forward(const Features& f) {
+HeadOutput HRNetHeadImpl::forward_with_features(const Features& f) {
   std::vector<torch::Tensor> maps{f[0]};
   for (std::size_t i = 1; i < f.size(); ++i) maps.push_back(upsample(f[i], f[0].size(2), f[0].size(3)));
-  return last_layer->forward(torch::cat(maps, 1));
+  torch::Tensor x = torch::relu(bn_(fuse_(torch::cat(maps, 1))));
+  return {classifier_(x), x};
 }
 
 std::shared_ptr<HeadImpl> make_head(const HeadSpec& spec, const std::vector<std::int64_t>& in, std::int64_t outputs) {

@@ -1,4 +1,4 @@
-#include "densemtl/data/io/image.h"
+#include "densemtl/vision/io/image.h"
 
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>

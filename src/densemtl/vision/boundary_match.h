@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace densemtl::eval::boundary {
+namespace densemtl::vision::boundary {
 
 struct Counts {
   std::int64_t cnt_r = 0, sum_r = 0, cnt_p = 0, sum_p = 0;
@@ -89,4 +89,4 @@ Summary aggregate(const std::vector<std::vector<Counts>>& counts, const std::vec
 void recall_precision(std::int64_t cnt_r, std::int64_t sum_r, std::int64_t cnt_p, std::int64_t sum_p, double& r, double& p);
 double f_measure(double r, double p);
 
-}  // namespace densemtl::eval::boundary
+}  // namespace densemtl::vision::boundary

@@ -1,4 +1,4 @@
-#include "densemtl/data/io/npy.h"
+#include "densemtl/vision/io/npy.h"
 
 #include <cstring>
 #include <numeric>

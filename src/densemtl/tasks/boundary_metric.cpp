@@ -8,17 +8,17 @@
 
 #include "densemtl/core/error.h"
 #include "densemtl/core/parallel.h"
-#include "densemtl/eval/boundary.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/vision/boundary_match.h"
+#include "densemtl/tasks/metric.h"
 
-namespace densemtl::eval {
+namespace densemtl::tasks {
 
 namespace {
 
 class BoundaryMetric : public Metric {
  public:
-  explicit BoundaryMetric(const MetricOptions& o)
-      : thresholds_(boundary::thresholds(o.edge_thresholds)), max_dist_(o.edge_max_dist),
+  explicit BoundaryMetric(const BoundaryMetricOptions& o)
+      : thresholds_(vision::boundary::thresholds(o.thresholds)), max_dist_(o.max_dist),
         threads_(o.threads > 0 ? o.threads : default_threads()) {}
 
   ~BoundaryMetric() override { stop(); }
@@ -42,7 +42,7 @@ class BoundaryMetric : public Metric {
   OrderedJson result() const override {
     const_cast<BoundaryMetric*>(this)->stop();
     if (error_) std::rethrow_exception(error_);
-    boundary::Summary s = boundary::aggregate(counts_, thresholds_);
+    vision::boundary::Summary s = vision::boundary::aggregate(counts_, thresholds_);
     auto pct = [](double v) { return std::round(v * 1e6) / 1e4; };
     OrderedJson r;
     r["odsF"] = pct(s.ods_f);
@@ -75,7 +75,7 @@ class BoundaryMetric : public Metric {
         space_.notify_all();
       }
       try {
-        auto c = boundary::image_counts(job.prediction, job.gt, thresholds_, max_dist_, 1);
+        auto c = vision::boundary::image_counts(job.prediction, job.gt, thresholds_, max_dist_, 1);
         std::lock_guard<std::mutex> lock(mutex_);
         counts_.push_back(std::move(c));
       } catch (...) {
@@ -99,7 +99,7 @@ class BoundaryMetric : public Metric {
   double max_dist_;
   int threads_;
   std::size_t images_ = 0;
-  std::vector<std::vector<boundary::Counts>> counts_;
+  std::vector<std::vector<vision::boundary::Counts>> counts_;
   std::deque<Job> queue_;
   bool done_ = false;
   std::exception_ptr error_;
@@ -110,6 +110,6 @@ class BoundaryMetric : public Metric {
 
 }  // namespace
 
-std::unique_ptr<Metric> make_boundary_metric(const MetricOptions& o) { return std::make_unique<BoundaryMetric>(o); }
+std::unique_ptr<Metric> make_boundary_metric(const BoundaryMetricOptions& o) { return std::make_unique<BoundaryMetric>(o); }
 
-}  // namespace densemtl::eval
+}  // namespace densemtl::tasks

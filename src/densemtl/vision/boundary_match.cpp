@@ -1,4 +1,4 @@
-#include "densemtl/eval/boundary.h"
+#include "densemtl/vision/boundary_match.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "densemtl/core/parallel.h"
 #include "densemtl/vision/thinning.h"
 
-namespace densemtl::eval::boundary {
+namespace densemtl::vision::boundary {
 
 namespace {
 
@@ -722,4 +722,4 @@ Summary aggregate(const std::vector<std::vector<Counts>>& counts, const std::vec
   return s;
 }
 
-}  // namespace densemtl::eval::boundary
+}  // namespace densemtl::vision::boundary

@@ -1,4 +1,4 @@
-#include "densemtl/data/io/mat.h"
+#include "densemtl/vision/io/mat.h"
 
 #include <matio.h>
 

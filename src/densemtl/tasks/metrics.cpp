@@ -2,9 +2,9 @@
 #include <vector>
 
 #include "densemtl/core/error.h"
-#include "densemtl/eval/metric.h"
+#include "densemtl/tasks/metric.h"
 
-namespace densemtl::eval {
+namespace densemtl::tasks {
 
 namespace {
 
@@ -20,8 +20,8 @@ double round_to(double v, int digits) {
 
 class Miou : public Metric {
  public:
-  explicit Miou(const MetricOptions& o)
-      : names_(o.class_names), skip_(o.skip_empty_images), tp_(o.class_names.size(), 0), fp_(tp_), fn_(tp_) {}
+  Miou(const std::vector<std::string>& class_names, bool skip_empty_images)
+      : names_(class_names), skip_(skip_empty_images), tp_(class_names.size(), 0), fp_(tp_), fn_(tp_) {}
 
   void update(const cv::Mat& pred, const cv::Mat& label) override {
     require_same_size(pred, label, "segmentation");
@@ -230,9 +230,11 @@ class Depth : public Metric {
 
 }  // namespace
 
-std::unique_ptr<Metric> make_miou_metric(const MetricOptions& o) { return std::make_unique<Miou>(o); }
+std::unique_ptr<Metric> make_miou_metric(const std::vector<std::string>& class_names, bool skip_empty_images) {
+  return std::make_unique<Miou>(class_names, skip_empty_images);
+}
 std::unique_ptr<Metric> make_saliency_metric() { return std::make_unique<Saliency>(); }
 std::unique_ptr<Metric> make_normals_metric() { return std::make_unique<Normals>(); }
 std::unique_ptr<Metric> make_depth_metric() { return std::make_unique<Depth>(); }
 
-}  // namespace densemtl::eval
+}  // namespace densemtl::tasks

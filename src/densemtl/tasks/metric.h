@@ -11,7 +11,7 @@
 
 #include "densemtl/core/json.h"
 
-namespace densemtl::eval {
+namespace densemtl::tasks {
 
 class Metric {
  public:
@@ -21,18 +21,11 @@ class Metric {
   virtual std::size_t images() const = 0;
 };
 
-struct MetricOptions {
-  std::vector<std::string> class_names;  // classes of a segmentation task
-  bool skip_empty_images = false;        // human parts: skip images whose GT is all 0 or all 255
-  double edge_max_dist = 0.011;          // boundary matching tolerance (fraction of the diagonal)
-  int edge_thresholds = 99;
-  int threads = 0;
-};
-
 // Semantic segmentation / human parts: class-index predictions (CV_8U), labels with 255 = ignore.
 // mIoU over the whole set: IoU_c = TP / max(TP + FP + FN, 1e-8), averaged over all classes
-// (a class never present nor predicted counts 0, as in the reference).
-std::unique_ptr<Metric> make_miou_metric(const MetricOptions& o);
+// (a class never present nor predicted counts 0, as in the reference). With
+// `skip_empty_images`, images whose ground truth is all 0 or all 255 are skipped (human parts).
+std::unique_ptr<Metric> make_miou_metric(const std::vector<std::string>& class_names, bool skip_empty_images = false);
 // Saliency: 0..255 predictions, binary labels; 15 thresholds 0.20 .. 0.90, per image Jaccard,
 // precision, recall; maxF from image-averaged P and R; mIoU = max over thresholds.
 std::unique_ptr<Metric> make_saliency_metric();
@@ -44,11 +37,16 @@ std::unique_ptr<Metric> make_normals_metric();
 std::unique_ptr<Metric> make_depth_metric();
 
 // Boundaries: 0..255 predictions, boundary-map labels; odsF, oisF, AP (percent) as the BSDS/SEISM
-// benchmark computes them (see boundary.h), over options.edge_thresholds thresholds with
-// tolerance options.edge_max_dist.
-std::unique_ptr<Metric> make_boundary_metric(const MetricOptions& o);
+// benchmark computes them (see vision/boundary_match.h), over `thresholds` thresholds with
+// tolerance `max_dist` (a fraction of the image diagonal), on `threads` threads (0 = all cores).
+struct BoundaryMetricOptions {
+  double max_dist = 0.011;
+  int thresholds = 99;
+  int threads = 0;
+};
+std::unique_ptr<Metric> make_boundary_metric(const BoundaryMetricOptions& o);
 
 // The angular error histogram resolution of the normals metric (degrees per bin).
 constexpr double kAngleBin = 0.0005;
 
-}  // namespace densemtl::eval
+}  // namespace densemtl::tasks

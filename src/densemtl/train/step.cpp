@@ -1,0 +1,47 @@
+#include "densemtl/train/step.h"
+
+#include <cmath>
+
+#include "densemtl/core/device.h"
+#include "densemtl/models/layers.h"
+
+namespace densemtl::train {
+
+Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
+                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& s) {
+  Forward f;
+  {
+    Autocast autocast(s.amp, s.device);
+    f.out = model.forward(image);
+  }
+  for (const auto& t : s.main)
+    f.losses.add_main(t, s.tasks->at(t).loss(f.out.tasks.at(t).to(torch::kFloat32), labels.at(t).to(s.device, true)));
+  for (const auto& aux : f.out.aux) {
+    torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
+    f.losses.add_auxiliary(aux.name, aux.task, s.tasks->at(aux.task).loss(up, labels.at(aux.task).to(s.device, true)));
+  }
+  return f;
+}
+
+balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing::Balancer& balancer,
+                                     torch::optim::Optimizer& optimizer, const torch::Tensor& image,
+                                     const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup, int epoch,
+                                     std::int64_t step) {
+  model.set_representation_gradients(balancer.mode() == balancing::Mode::Representation);
+  Forward f = forward_losses(model, image, labels, setup);
+  balancing::Losses::Values values = f.losses.values();
+  for (std::size_t i = 0; i < values.per_term.size(); ++i)
+    if (!std::isfinite(values.per_term[i])) throw NonFiniteLoss(f.losses.terms()[i].name, values.per_term[i]);
+  optimizer.zero_grad();
+  balancing::Context context{model, f.out, epoch, step, nullptr};
+  balancer.backward(f.losses, context);
+  optimizer.step();
+  context.recompute_losses = [&] {
+    torch::NoGradGuard no_grad;
+    return forward_losses(model, image, labels, setup).losses;
+  };
+  balancer.after_step(context);
+  return values;
+}
+
+}  // namespace densemtl::train

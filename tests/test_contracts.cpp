@@ -1,0 +1,329 @@
+// torch
+// Contracts every registered task, architecture and balancer must keep. The tests loop over the
+// registries, so a new method is checked here without new test code.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "densemtl/balancing/balancer.h"
+#include "densemtl/core/registry.h"
+#include "densemtl/models/build.h"
+#include "densemtl/models/inference.h"
+#include "densemtl/tasks/registry.h"
+#include "densemtl/train/checkpoint.h"
+#include "densemtl/train/optim.h"
+#include "densemtl/train/step.h"
+#include "test_util.h"
+
+namespace densemtl {
+
+namespace {
+
+const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 5}, {"human_parts", 4}, {"sal", 1},
+                                                      {"normals", 3}, {"edge", 1}, {"depth", 1}};
+
+models::ModelSpec spec_for(const std::string& arch, const std::string& backbone, const std::vector<std::string>& main,
+                           const std::vector<std::string>& aux, double width) {
+  models::ModelSpec s;
+  s.architecture = arch;
+  s.backbone.name = backbone;
+  s.backbone.width = width;
+  s.head.name = backbone == "hrnet_w18" ? "hrnet" : "deeplab";
+  s.head.width = width;
+  s.tasks = tasks::canonical(main);
+  s.aux_tasks = tasks::canonical(aux);
+  for (const auto& t : s.tasks) s.outputs[t] = kOutputs.at(t);
+  for (const auto& t : s.aux_tasks) s.outputs[t] = kOutputs.at(t);
+  return s;
+}
+
+// Candidate task sets: every single task, a pair, four tasks, all six; without and with the
+// same tasks as auxiliary tasks.
+std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> candidate_task_sets() {
+  std::vector<std::vector<std::string>> mains;
+  for (const auto& t : tasks::names()) mains.push_back({t});
+  mains.push_back({"depth", "semseg"});
+  mains.push_back({"semseg", "normals", "edge", "depth"});
+  mains.push_back(tasks::names());
+  std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> out;
+  for (const auto& m : mains) {
+    out.emplace_back(m, std::vector<std::string>{});
+    out.emplace_back(m, m);
+  }
+  return out;
+}
+
+// The architectures each entry accepts, built small.
+struct Built {
+  std::string what;
+  models::ModelSpec spec;
+  models::Architecture model;
+};
+
+std::vector<Built> build_every_accepted_architecture() {
+  std::vector<Built> out;
+  for (const auto* entry : Registry<models::ArchitectureEntry>::global().entries())
+    for (const char* backbone : {"resnet18", "hrnet_w18"})
+      for (const auto& [main, aux] : candidate_task_sets()) {
+        models::ModelSpec s = spec_for(entry->name, backbone, main, aux, 0.125);
+        if (entry->accepts && !entry->accepts(s).empty()) continue;
+        torch::manual_seed(1);
+        out.push_back({fmt::format("{} on {} for [{}] aux [{}]", entry->name, backbone, join(s.tasks, ", "), join(s.aux_tasks, ", ")), s,
+                       models::make_architecture(s)});
+      }
+  return out;
+}
+
+std::set<const void*> identities(const std::vector<torch::Tensor>& v) {
+  std::set<const void*> s;
+  for (const auto& t : v) s.insert(t.unsafeGetTensorImpl());
+  return s;
+}
+
+// Non-trivial batch-norm statistics and affine parameters, so that a wrong fold shows.
+void perturb_batch_norms(torch::nn::Module& m) {
+  torch::NoGradGuard g;
+  for (auto& b : m.named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0, 0.2);
+    if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+  }
+  for (auto& p : m.named_parameters())
+    if (p.value().dim() == 1) p.value().uniform_(-0.5, 1.5);
+}
+
+double max_relative_difference(const models::ModelOutput& a, const models::ModelOutput& b) {
+  double worst = 0;
+  for (const auto& [task, t] : a.tasks) {
+    double diff = (t - b.tasks.at(task)).abs().max().item<double>();
+    worst = std::max(worst, diff / std::max(1.0, t.abs().max().item<double>()));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST(ArchitectureContract, EveryArchitectureBuildsAndDeclaresDisjointGroupsCoveringItsParameters) {
+  std::vector<Built> built = build_every_accepted_architecture();
+  std::set<std::string> names;
+  for (const auto& b : built) names.insert(b.spec.architecture);
+  EXPECT_EQ(names.size(), models::architecture_names().size()) << "an architecture accepts no candidate task set";
+  for (auto& b : built) {
+    SCOPED_TRACE(b.what);
+    models::ArchitectureImpl& m = *b.model;
+    auto parts = m.parameter_parts();  // throws when a parameter is undeclared or declared twice
+    EXPECT_EQ(parts.size(), m.parameters().size());
+    models::ParameterCount c = models::count_parameters(m);
+    std::int64_t total = 0, in_groups = 0;
+    for (const auto& p : m.parameters()) total += p.numel();
+    for (const auto& [g, n] : c.groups) in_groups += n;
+    EXPECT_EQ(c.total, total);
+    EXPECT_EQ(in_groups, total);
+    EXPECT_EQ(c.backbone + c.heads + c.other, total);
+    EXPECT_FALSE(m.backbones().empty());
+    // The balancer's sets: shared and each task's own parameters partition the parameters.
+    std::set<const void*> seen = identities(m.shared_parameters());
+    std::size_t count = seen.size();
+    std::vector<std::string> all = b.spec.tasks;
+    all.insert(all.end(), b.spec.aux_tasks.begin(), b.spec.aux_tasks.end());
+    for (const auto& t : tasks::canonical(all)) {
+      auto own = identities(m.task_parameters(t));
+      count += own.size();
+      seen.insert(own.begin(), own.end());
+    }
+    EXPECT_EQ(count, seen.size()) << "a parameter is both shared and a task's own, or two tasks' own";
+    EXPECT_EQ(seen.size(), m.parameters().size()) << "a parameter is neither shared nor any task's own";
+  }
+}
+
+TEST(ArchitectureContract, EveryArchitecturePredictsEveryTaskAndGivesRepresentationLeaves) {
+  for (auto& b : build_every_accepted_architecture()) {
+    SCOPED_TRACE(b.what);
+    models::ArchitectureImpl& m = *b.model;
+    m.train();
+    m.set_representation_gradients(m.separable_representation());
+    models::ModelOutput out = m.forward(torch::randn({2, 3, 32, 40}));
+    for (const auto& t : b.spec.tasks) {
+      ASSERT_TRUE(out.tasks.count(t)) << t;
+      EXPECT_EQ(out.tasks.at(t).sizes(), (std::vector<std::int64_t>{2, b.spec.outputs.at(t), 32, 40})) << t;
+    }
+    for (const auto& a : out.aux) EXPECT_TRUE(std::find(b.spec.aux_tasks.begin(), b.spec.aux_tasks.end(), a.task) != b.spec.aux_tasks.end()) << a.name;
+    if (m.separable_representation()) {
+      ASSERT_TRUE(out.representation.is_shared());
+      for (const auto& t : b.spec.tasks) {
+        ASSERT_TRUE(out.representation.leaves.count(t)) << t;
+        for (const auto& leaf : out.representation.leaves.at(t)) EXPECT_TRUE(leaf.is_leaf() && leaf.requires_grad());
+      }
+    }
+  }
+}
+
+TEST(ArchitectureContract, EveryArchitectureFoldsItsBatchNormsWithoutChangingItsOutputs) {
+  for (auto& b : build_every_accepted_architecture()) {
+    SCOPED_TRACE(b.what);
+    models::ArchitectureImpl& m = *b.model;
+    torch::manual_seed(2);
+    perturb_batch_norms(m);
+    m.eval();
+    torch::NoGradGuard g;
+    torch::Tensor x = torch::randn({1, 3, 32, 40});
+    models::ModelOutput before = m.forward(x);
+    models::FoldReport r = models::prepare_for_inference(m);
+    EXPECT_GT(r.folded, 0);
+    EXPECT_TRUE(r.unfolded.empty()) << "batch norms not declared after their convolution: " << join(r.unfolded, ", ");
+    EXPECT_LT(max_relative_difference(before, m.forward(x)), 1e-4);
+  }
+}
+
+TEST(ArchitectureContract, EveryArchitectureSurvivesSaveAndLoad) {
+  test::TempDir dir;
+  for (auto& b : build_every_accepted_architecture()) {
+    SCOPED_TRACE(b.what);
+    perturb_batch_norms(*b.model);
+    fs::path file = dir.path() / "weights.pt";
+    train::save_weights(*b.model, file);
+    torch::manual_seed(99);  // another initialisation
+    models::Architecture fresh = models::make_architecture(b.spec);
+    train::load_weights(*fresh, file);
+    b.model->eval();
+    fresh->eval();
+    torch::NoGradGuard g;
+    torch::Tensor x = torch::randn({1, 3, 32, 40});
+    EXPECT_EQ(max_relative_difference(b.model->forward(x), fresh->forward(x)), 0.0);
+  }
+}
+
+namespace {
+
+// A tiny multi-task problem every balancer trains on: a baseline model at 1/16 width on three
+// tasks whose canonical order differs from the alphabetical one.
+struct Tiny {
+  std::vector<std::string> tasks = {"semseg", "normals", "depth"};
+  tasks::TaskSet task_set{tasks, nullptr};
+  models::ModelSpec spec = spec_for("baseline", "resnet18", tasks, {}, 0.0625);
+  torch::Tensor image;
+  std::map<std::string, torch::Tensor> labels;
+  Tiny() {
+    torch::manual_seed(11);
+    image = torch::randn({2, 3, 24, 24});
+    labels["semseg"] = torch::randint(0, 5, {2, 1, 24, 24}).to(torch::kFloat32);
+    torch::Tensor n = torch::randn({2, 3, 24, 24});
+    labels["normals"] = n / n.norm(2, 1, true);
+    labels["depth"] = torch::rand({2, 1, 24, 24}) * 4 + 0.5;
+  }
+  train::StepSetup step() const {
+    train::StepSetup s;
+    s.tasks = &task_set;
+    s.main = tasks;
+    return s;
+  }
+};
+
+struct Trainee {
+  models::Architecture model;
+  std::unique_ptr<balancing::Balancer> balancer;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+};
+
+Trainee make_trainee(const Tiny& tiny, const std::string& balancer) {
+  Trainee t;
+  torch::manual_seed(5);
+  t.model = models::make_architecture(tiny.spec);
+  balancing::Setup setup;
+  setup.tasks = tiny.tasks;
+  t.balancer = balancing::make_balancer(balancer, setup);
+  t.balancer->check(*t.model);
+  t.balancer->to(torch::Device(torch::kCPU));
+  std::vector<torch::Tensor> params = t.model->parameters();
+  for (auto& p : t.balancer->parameters()) params.push_back(p);
+  t.optimizer = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3));
+  return t;
+}
+
+}  // namespace
+
+TEST(BalancerContract, EveryBalancerTrainsWithoutNonFiniteValuesAndKeepsItsStateOnTheModelsDevice) {
+  Tiny tiny;
+  for (const auto& name : balancing::balancer_names()) {
+    SCOPED_TRACE(name);
+    Trainee t = make_trainee(tiny, name);
+    for (const auto& p : t.balancer->parameters()) EXPECT_EQ(p.device(), t.model->parameters().front().device());
+    for (int step = 0; step < 2; ++step) {
+      auto values = train::train_step(*t.model, *t.balancer, *t.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
+      for (double v : values.per_term) EXPECT_TRUE(std::isfinite(v));
+    }
+    for (const auto& p : t.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+    for (const auto& [task, w] : t.balancer->weights()) EXPECT_TRUE(std::isfinite(w)) << task;
+    t.balancer->end_epoch({{"semseg", 1.0}, {"normals", 0.5}, {"depth", 0.25}});
+  }
+}
+
+TEST(BalancerContract, EveryBalancerResumesToBitIdenticalWeights) {
+  Tiny tiny;
+  test::TempDir dir;
+  const std::map<std::string, double> epoch_losses = {{"semseg", 1.0}, {"normals", 0.5}, {"depth", 0.25}};
+  for (const auto& name : balancing::balancer_names()) {
+    SCOPED_TRACE(name);
+    // Two steps, the end of an epoch, one more step, in one go...
+    Trainee a = make_trainee(tiny, name);
+    for (int step = 0; step < 2; ++step) train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
+    a.balancer->end_epoch(epoch_losses);
+    train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, tiny.labels, tiny.step(), 1, 2);
+    // ...or the same two steps and end of epoch, a checkpoint (with the RNG), new objects built
+    // from another RNG state, the checkpoint loaded, and the last step.
+    Trainee b = make_trainee(tiny, name);
+    for (int step = 0; step < 2; ++step) train::train_step(*b.model, *b.balancer, *b.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
+    b.balancer->end_epoch(epoch_losses);
+    fs::path file = dir.path() / (name + ".pt");
+    train::save_checkpoint(file, *b.model, *b.optimizer, *b.balancer, train::LoopState{});
+    torch::manual_seed(123);
+    Trainee c = make_trainee(tiny, name);
+    torch::randn({17});
+    train::load_checkpoint(file, *c.model, *c.optimizer, *c.balancer);
+    train::train_step(*c.model, *c.balancer, *c.optimizer, tiny.image, tiny.labels, tiny.step(), 1, 2);
+    auto pc = c.model->named_parameters();
+    for (const auto& p : a.model->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), pc[p.key()])) << p.key();
+    auto bc = c.model->named_buffers();
+    for (const auto& x : a.model->named_buffers()) EXPECT_TRUE(torch::equal(x.value(), bc[x.key()])) << x.key();
+    auto sa = a.balancer->parameters(), sc = c.balancer->parameters();
+    ASSERT_EQ(sa.size(), sc.size());
+    for (std::size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i], sc[i]));
+    EXPECT_EQ(a.balancer->weights(), c.balancer->weights());
+  }
+}
+
+TEST(TaskContract, EveryTaskScoresItsConstantPredictionAndReportsItsDeltaMetric) {
+  data::DatasetInfo info;
+  info.class_names = {"a", "b", "c"};
+  info.part_names = {"background", "head"};
+  for (const auto& name : tasks::names()) {
+    SCOPED_TRACE(name);
+    const tasks::Task& task = tasks::get(name);
+    cv::Mat label;
+    switch (task.kind()) {
+      case tasks::LabelKind::Classes: label = cv::Mat(6, 8, CV_32F, cv::Scalar(1)); break;
+      case tasks::LabelKind::Binary: label = cv::Mat::zeros(6, 8, CV_32F); label.at<float>(2, 3) = 1; break;
+      case tasks::LabelKind::Normals: label = cv::Mat(6, 8, CV_32FC3, cv::Scalar(0, 0, 1)); break;
+      case tasks::LabelKind::Depth: label = cv::Mat(6, 8, CV_32F, cv::Scalar(2.5)); break;
+    }
+    EXPECT_EQ(label.channels(), task.label_channels());
+    auto constant = task.constant_predictor();
+    constant->observe(label);
+    cv::Mat prediction = constant->predict(label.size());
+    auto metric = task.make_metric({info, 1});
+    metric->update(prediction, label);
+    OrderedJson r = metric->result();
+    EXPECT_TRUE(r.contains(task.delta_metric())) << r.dump();
+    EXPECT_FALSE(task.report_columns().empty());
+    for (const auto& c : task.report_columns()) EXPECT_TRUE(r.contains(c.metric)) << c.metric;
+    // The stored format round-trips through a prediction file.
+    test::TempDir dir;
+    fs::path file = dir.path() / ("p" + task.prediction_extension());
+    task.write_prediction(file, prediction);
+    cv::Mat back = task.read_prediction(file);
+    EXPECT_EQ(cv::norm(back, prediction, cv::NORM_INF), 0.0);
+  }
+}
+
+}  // namespace densemtl
