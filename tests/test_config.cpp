@@ -105,7 +105,7 @@ TEST(Config, EveryShippedConfigValidates) {
   int n = 0;
   for (const auto& e : fs::recursive_directory_iterator(fs::path(DENSEMTL_SOURCE_DIR) / "configs")) {
     if (e.path().extension() != ".yaml") continue;
-    EXPECT_NO_THROW(config::Config::load(experiment_schema(), e.path())) << e.path();
+    EXPECT_NO_THROW(Experiment::load(e.path())) << e.path();
     ++n;
   }
   EXPECT_GT(n, 0);
@@ -115,6 +115,45 @@ TEST(Config, DescribeListsEveryKey) {
   std::string table = config::describe(experiment_schema());
   EXPECT_NE(table.find("`data.augment.rotation`"), std::string::npos);
   EXPECT_NE(table.find("`optimizer.lr`"), std::string::npos);
+  // A method's own section, with when it applies; the choice lists come from the registries.
+  EXPECT_NE(table.find("`tasks.edge.pos_weight`"), std::string::npos);
+  EXPECT_NE(table.find("(when main or aux lists edge)"), std::string::npos);
+  EXPECT_NE(table.find("single_task, baseline"), std::string::npos);
+}
+
+TEST(Config, AMethodSectionAppliesOnlyWhenItsMethodIsChosen) {
+  // The edge task's options are resolved (with defaults) when edge is a task...
+  auto with_edge = parse(kGood, {"tasks.main=[semseg, edge]", "tasks.loss_weights={semseg: 1.0}"});
+  EXPECT_DOUBLE_EQ(with_edge.get_float("tasks.edge.pos_weight"), 0.95);
+  EXPECT_NE(with_edge.dump().find("pos_weight"), std::string::npos);
+  // ...left out of the resolved config when it is not...
+  auto without = parse(kGood);
+  EXPECT_FALSE(without.has("tasks.edge"));
+  EXPECT_EQ(without.dump().find("pos_weight"), std::string::npos);
+  // ...and an error naming the key and when it applies if set anyway.
+  test::expect_error([&] { parse(kGood, {"tasks.edge.pos_weight=0.5"}); }, {"tasks.edge.pos_weight", "applies only when", "edge"});
+  std::string text = std::string(kGood) + "balancer:\n  fixed:\n    x: 1\n";
+  test::expect_error([&] { parse(text); }, {"balancer.fixed", "unknown key"});
+}
+
+TEST(Config, OneLossWeightCanBeSetAsUsersTypeIt) {
+  auto c = parse(kGood, {"tasks.loss_weights.depth=3"});
+  EXPECT_DOUBLE_EQ(c.get_float_map("tasks.loss_weights").at("depth"), 3.0);
+  EXPECT_DOUBLE_EQ(c.get_float_map("tasks.loss_weights").at("semseg"), 1.0);
+  test::expect_error([&] { parse(kGood, {"tasks.loss_weights.dpeth=3"}); }, {"dpeth", "did you mean 'depth'"});
+  test::expect_error([&] { parse(kGood, {"tasks.loss_weights.depth=heavy"}); }, {"tasks.loss_weights.depth", "number"});
+}
+
+TEST(Config, KeysThatNoPartWouldReadAreErrors) {
+  // Loss weights of a task the model does not have.
+  test::expect_error([&] { Experiment::from(parse(kGood, {"tasks.loss_weights.sal=2"})); }, {"tasks.loss_weights.sal", "no sal task"});
+  // Auxiliary tasks for an architecture without auxiliary outputs.
+  test::expect_error([&] { Experiment::from(parse(kGood, {"tasks.aux=[edge]"})); }, {"tasks.aux", "baseline", "no auxiliary outputs"});
+  // A single-task model with two tasks, caught before any data is read.
+  test::expect_error([&] { Experiment::from(parse(kGood, {"model.architecture=single_task"})); }, {"tasks.main", "single_task", "one task"});
+  // bf16 autocast without a GPU.
+  test::expect_error([&] { Experiment::from(parse(kGood, {"train.amp=bf16"})); }, {"train.amp", "cuda"});
+  EXPECT_NO_THROW(Experiment::from(parse(kGood)));
 }
 
 }  // namespace densemtl

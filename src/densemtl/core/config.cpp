@@ -1,5 +1,6 @@
 #include "densemtl/core/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -323,7 +324,19 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   auto parts = split(key, '.');
   const Spec* spec = &schema;
   std::string so_far;
-  for (const auto& p : parts) {
+  // One entry of a mapping (tasks.loss_weights.semseg=2): the entry's name after the map's key.
+  std::string map_entry;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (spec->type == Type::FloatMap && i + 1 == parts.size()) {
+      if (!spec->choices.empty() && std::find(spec->choices.begin(), spec->choices.end(), p) == spec->choices.end()) {
+        std::string hint = closest(p, spec->choices);
+        fail("--set {}: unknown name '{}' in {} (expected one of {}){}", expr, p, so_far, join(spec->choices, ", "),
+             hint.empty() ? "" : " (did you mean '" + hint + "'?)");
+      }
+      map_entry = p;
+      break;
+    }
     if (spec->type != Type::Section) fail("--set {}: '{}' has no sub-keys", expr, so_far);
     const Spec* next = spec->child(p);
     if (!next) {
@@ -343,6 +356,11 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   } catch (const YAML::ParserException& e) {
     fail("--set {}: cannot parse the value ({})", expr, e.msg);
   }
+  if (!map_entry.empty()) {
+    Spec entry = *spec;
+    entry.type = Type::Float;
+    Validator{"--set " + expr}.check(entry, parsed, key);
+  }
   // Walk/create the path.
   // (yaml-cpp's Node::operator= writes into the tree; reset() rebinds a handle.)
   YAML::Node at;
@@ -357,7 +375,7 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   }
   at[parts.back()] = parsed;
   // Validate just this value with a clear source.
-  Validator{"--set " + expr}.check(*spec, parsed, key);
+  if (map_entry.empty()) Validator{"--set " + expr}.check(*spec, parsed, key);
 }
 
 }  // namespace
@@ -463,6 +481,7 @@ void describe_into(const Spec& s, const std::string& prefix, const std::string& 
       YAML::Emitter e;
       e << YAML::Flow << c.default_value;
       def = e.c_str();
+      if (c.type == Type::Float) def = fmt::format("{}", c.default_value.as<double>());  // shortest form
       if (def.empty() || def == "\"\"" || def == "''") def = "\"\"";
     }
     std::string type = type_name(c);
