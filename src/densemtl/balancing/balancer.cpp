@@ -22,12 +22,16 @@ torch::Tensor flatten(const std::vector<torch::Tensor>& grads, const std::vector
   return torch::cat(flat);
 }
 
+}  // namespace
+
 // Rows of per-task gradients on `inputs(t)`, and each task's gradients on `own(t)` (kept as they
 // are, for parameters only that task reaches), from one autograd pass per task.
 struct TaskGradients {
   torch::Tensor matrix;
   std::vector<std::vector<torch::Tensor>> own;
 };
+
+namespace {
 
 TaskGradients task_gradients(const std::vector<torch::Tensor>& objectives,
                              const std::function<std::vector<torch::Tensor>(std::size_t)>& inputs,
@@ -106,6 +110,21 @@ torch::Tensor Balancer::gradient_matrix(const std::vector<torch::Tensor>& object
   return task_gradients(objectives, inputs, nullptr).matrix;
 }
 
+torch::Tensor Balancer::combine_and_update_heads(const TaskGradients& g, const std::vector<std::vector<torch::Tensor>>& heads,
+                                                 const Losses& losses, Context& context) {
+  Combination c = combine(g.matrix, losses, context);
+  if (!c.weights.defined()) {
+    // A direction: each head gets its own task's ordinary gradient.
+    for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], torch::ones({}, g.matrix.options()));
+    return c.direction;
+  }
+  // Weights: every parameter gets the gradient of Σ α_t L_t.
+  torch::Tensor alpha = c.weights.detach().to(g.matrix.dtype());
+  show_weights(alpha);
+  for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], alpha[static_cast<std::int64_t>(t)]);
+  return torch::matmul(alpha, g.matrix);
+}
+
 void Balancer::backward_parameters(const Losses& losses, Context& context) {
   models::ArchitectureImpl& model = context.model;
   std::vector<torch::Tensor> shared = model.shared_parameters();
@@ -114,12 +133,7 @@ void Balancer::backward_parameters(const Losses& losses, Context& context) {
   std::vector<torch::Tensor> objectives = losses.objectives();
   TaskGradients g = task_gradients(
       objectives, [&](std::size_t) { return shared; }, [&](std::size_t t) { return heads[t]; });
-  Combination c = combine(g.matrix, losses, context);
-  torch::Tensor scale = c.weights.defined() ? c.weights.detach() : torch::ones({g.matrix.size(0)}, g.matrix.options());
-  torch::Tensor direction = c.weights.defined() ? torch::matmul(c.weights.detach().to(g.matrix.dtype()), g.matrix) : c.direction;
-  if (c.weights.defined()) show_weights(c.weights);
-  add_gradient(shared, direction);
-  for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], scale[static_cast<std::int64_t>(t)]);
+  add_gradient(shared, combine_and_update_heads(g, heads, losses, context));
 }
 
 void Balancer::backward_representation(const Losses& losses, Context& context) {
@@ -135,11 +149,7 @@ void Balancer::backward_representation(const Losses& losses, Context& context) {
   std::vector<torch::Tensor> objectives = losses.objectives();
   TaskGradients g = task_gradients(
       objectives, [&](std::size_t t) { return rep.leaves.at(task_names[t]); }, [&](std::size_t t) { return heads[t]; });
-  Combination c = combine(g.matrix, losses, context);
-  torch::Tensor scale = c.weights.defined() ? c.weights.detach() : torch::ones({g.matrix.size(0)}, g.matrix.options());
-  torch::Tensor direction = c.weights.defined() ? torch::matmul(c.weights.detach().to(g.matrix.dtype()), g.matrix) : c.direction;
-  if (c.weights.defined()) show_weights(c.weights);
-  for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], scale[static_cast<std::int64_t>(t)]);
+  torch::Tensor direction = combine_and_update_heads(g, heads, losses, context);
   // The combined representation gradient, back through the encoder once.
   std::vector<torch::Tensor> grads;
   std::int64_t offset = 0;

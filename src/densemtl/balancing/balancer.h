@@ -67,6 +67,8 @@ struct Setup {
   config::View options;                           // balancer.<name>.*
 };
 
+struct TaskGradients;  // per-task gradients of one step (balancer.cpp)
+
 class Balancer {
  public:
   explicit Balancer(Setup setup);
@@ -130,9 +132,10 @@ class Balancer {
  private:
   void backward_parameters(const Losses& losses, Context& context);
   void backward_representation(const Losses& losses, Context& context);
-  // The heads (exclusive task parameters) get the gradient of Σ_t scale_t · objective_t.
-  void backward_heads(models::ArchitectureImpl& model, const std::vector<torch::Tensor>& objectives,
-                      const torch::Tensor& scale);
+  // The method's combination of G: the heads (each task's own parameters) get their part of it,
+  // the direction for the shared parameters or the representation is returned.
+  torch::Tensor combine_and_update_heads(const TaskGradients& g, const std::vector<std::vector<torch::Tensor>>& heads,
+                                         const Losses& losses, Context& context);
 
   Setup setup_;
   std::shared_ptr<torch::nn::Module> state_ = std::make_shared<torch::nn::Module>();
