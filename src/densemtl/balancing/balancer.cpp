@@ -125,14 +125,21 @@ torch::Tensor Balancer::combine_and_update_heads(const TaskGradients& g, const s
   return torch::matmul(alpha, g.matrix);
 }
 
+std::vector<std::vector<torch::Tensor>> Balancer::own_parameters(models::ArchitectureImpl& model, const Losses& losses) const {
+  std::vector<std::vector<torch::Tensor>> own;
+  for (const auto& t : losses.tasks()) {
+    own.push_back(model.task_parameters(t));
+    for (const auto& p : parameters()) own.back().push_back(p);  // the method's own, reached through its objectives
+  }
+  return own;
+}
+
 void Balancer::backward_parameters(const Losses& losses, Context& context) {
   models::ArchitectureImpl& model = context.model;
   std::vector<torch::Tensor> shared = model.shared_parameters();
-  std::vector<std::vector<torch::Tensor>> heads;
-  for (const auto& t : losses.tasks()) heads.push_back(model.task_parameters(t));
-  std::vector<torch::Tensor> objectives = losses.objectives();
+  std::vector<std::vector<torch::Tensor>> heads = own_parameters(model, losses);
   TaskGradients g = task_gradients(
-      objectives, [&](std::size_t) { return shared; }, [&](std::size_t t) { return heads[t]; });
+      objectives(losses, context), [&](std::size_t) { return shared; }, [&](std::size_t t) { return heads[t]; });
   add_gradient(shared, combine_and_update_heads(g, heads, losses, context));
 }
 
@@ -144,11 +151,9 @@ void Balancer::backward_representation(const Losses& losses, Context& context) {
     if (!rep.leaves.count(t))
       fail("internal: balancer {} needs the representation gradients of task '{}', but the {} architecture gave it no leaf "
            "(set_representation_gradients before the forward pass)", name(), t, model.spec().architecture);
-  std::vector<std::vector<torch::Tensor>> heads;
-  for (const auto& t : task_names) heads.push_back(model.task_parameters(t));
-  std::vector<torch::Tensor> objectives = losses.objectives();
+  std::vector<std::vector<torch::Tensor>> heads = own_parameters(model, losses);
   TaskGradients g = task_gradients(
-      objectives, [&](std::size_t t) { return rep.leaves.at(task_names[t]); }, [&](std::size_t t) { return heads[t]; });
+      objectives(losses, context), [&](std::size_t t) { return rep.leaves.at(task_names[t]); }, [&](std::size_t t) { return heads[t]; });
   torch::Tensor direction = combine_and_update_heads(g, heads, losses, context);
   // The combined representation gradient, back through the encoder once.
   std::vector<torch::Tensor> grads;
@@ -178,6 +183,26 @@ void Balancer::load(torch::serialize::InputArchive& archive, const std::string& 
   };
   for (auto& p : state_->named_parameters()) read(p.key(), p.value());
   for (auto& b : state_->named_buffers()) read(b.key(), b.value());
+  loaded();
+}
+
+config::Spec mode_option(const std::string& default_mode) {
+  return config::choice("mode", default_mode, {"params", "rep"},
+                        "params: per-task gradients on the shared parameters (T backward passes); rep: on the shared "
+                        "representation (one encoder backward; architectures whose tasks read it independently)");
+}
+
+Mode read_mode(const config::View& options) { return options.get_string("mode") == "rep" ? Mode::Representation : Mode::Parameters; }
+
+solvers::Matrix gram_matrix(const torch::Tensor& G) {
+  torch::Tensor m = torch::matmul(G, G.t()).to(torch::kCPU, torch::kFloat64).contiguous();
+  solvers::Matrix out(static_cast<int>(m.size(0)));
+  std::copy(m.data_ptr<double>(), m.data_ptr<double>() + m.numel(), out.a.begin());
+  return out;
+}
+
+torch::Tensor to_tensor(const solvers::Vector& v, const torch::Tensor& like) {
+  return torch::tensor(v, torch::kFloat64).to(like.device(), like.scalar_type());
 }
 
 void add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "densemtl/balancing/losses.h"
+#include "densemtl/balancing/solvers.h"
 #include "densemtl/core/config.h"
 #include "densemtl/core/json.h"
 #include "densemtl/core/registry.h"
@@ -89,6 +90,8 @@ class Balancer {
   virtual void after_step(Context& /*context*/) {}
   virtual void after_validation(const OrderedJson& /*metrics*/) {}
   virtual void end_epoch(const std::map<std::string, double>& /*mean_losses*/) {}
+  // After load() restored state(): recompute what derives from it.
+  virtual void loaded() {}
 
   // The current weight of every task, for logs.
   virtual std::map<std::string, double> weights() const { return last_weights_; }
@@ -115,6 +118,10 @@ class Balancer {
   virtual Combination combine(const torch::Tensor& /*G*/, const Losses& /*losses*/, Context& /*context*/) {
     throw std::logic_error(name() + ": combine() not implemented");
   }
+  // Parameter and representation modes: the per-task objectives whose gradients form G (default:
+  // each task's terms summed; IMTL scales them by learned factors, DB-MTL takes their logarithm).
+  // The method's own parameters get their ordinary gradients from these objectives.
+  virtual std::vector<torch::Tensor> objectives(const Losses& losses, Context& /*context*/) { return losses.objectives(); }
 
   // Records the weights shown in logs (a T-vector in tasks() order).
   void show_weights(const torch::Tensor& weights);
@@ -134,6 +141,8 @@ class Balancer {
   void backward_representation(const Losses& losses, Context& context);
   // The method's combination of G: the heads (each task's own parameters) get their part of it,
   // the direction for the shared parameters or the representation is returned.
+  // Per task: its own parameters (head) and the method's parameters, which get ordinary gradients.
+  std::vector<std::vector<torch::Tensor>> own_parameters(models::ArchitectureImpl& model, const Losses& losses) const;
   torch::Tensor combine_and_update_heads(const TaskGradients& g, const std::vector<std::vector<torch::Tensor>>& heads,
                                          const Losses& losses, Context& context);
 
@@ -166,6 +175,15 @@ const BalancerEntry& balancer_entry(const std::string& name);
 std::vector<config::Spec> balancer_option_sections();
 // Builds the balancer `name` for `setup`.
 std::unique_ptr<Balancer> make_balancer(const std::string& name, const Setup& setup);
+
+// The option `mode` of methods that work on the shared parameters or on the shared representation
+// (`params` | `rep`), and its value.
+config::Spec mode_option(const std::string& default_mode);
+Mode read_mode(const config::View& options);
+
+// The Gram matrix G Gᵀ in double precision, for the solvers; a solver's vector back as a tensor.
+solvers::Matrix gram_matrix(const torch::Tensor& G);
+torch::Tensor to_tensor(const solvers::Vector& v, const torch::Tensor& like);
 
 // Adds the flat gradient `flat` (the parameters' sizes concatenated) into .grad of `parameters`.
 void add_gradient(const std::vector<torch::Tensor>& parameters, const torch::Tensor& flat);
