@@ -11,6 +11,7 @@
 #include "densemtl/balancing/balancer.h"
 #include "densemtl/models/architectures/architecture.h"
 #include "densemtl/train/experiment.h"
+#include "balancer_util.h"
 #include "test_util.h"
 
 namespace densemtl::balancing {
@@ -22,14 +23,14 @@ const std::vector<std::string> kNames = {"semseg", "normals", "edge", "depth"};
 // θ is the only parameter, shared by all tasks; z = θ · 1 is the representation.
 class LinearImpl : public models::ArchitectureImpl {
  public:
-  LinearImpl(const models::ModelSpec& spec, std::int64_t d) : ArchitectureImpl(spec) {
+  LinearImpl(const models::ModelSpec& spec, std::int64_t d, double start) : ArchitectureImpl(spec) {
     holder_ = register_module("backbone", std::make_shared<torch::nn::Module>());
-    theta = holder_->register_parameter("theta", torch::zeros({d}, torch::kFloat64));
+    theta = holder_->register_parameter("theta", torch::full({1, d}, start, torch::kFloat64));
     declare("backbone", holder_, models::Component::Backbone, models::ParameterGroup::shared());
   }
   models::ModelOutput forward(const torch::Tensor&) override {
     models::ModelOutput out;
-    out.representation = share({theta * 1.0});
+    out.representation = share({theta * 1.0});  // 1 x D: one sample of D features
     return out;
   }
   torch::Tensor theta;
@@ -38,14 +39,16 @@ class LinearImpl : public models::ArchitectureImpl {
   std::shared_ptr<torch::nn::Module> holder_;
 };
 
-// A problem with task gradients `g` (rows) and loss values g_t·θ + c_t at θ = 0 (c_t > 0).
+// A problem with task gradients `g` (rows) and loss values g_t·θ + c_t, θ (1 x D) starting at
+// `start` (loss values c_t when 0).
 struct Problem {
   std::vector<std::string> tasks;
   torch::Tensor g;  // T x D, float64
   std::vector<double> offsets;
   std::shared_ptr<LinearImpl> model;
 
-  Problem(const std::vector<std::vector<double>>& rows, std::vector<double> c = {}) : offsets(std::move(c)) {
+  explicit Problem(const std::vector<std::vector<double>>& rows, std::vector<double> c = {}, double start = 0) : offsets(std::move(c)) {
+    if (rows.size() > kNames.size()) throw std::logic_error("at most 4 tasks");
     tasks.assign(kNames.begin(), kNames.begin() + static_cast<std::ptrdiff_t>(rows.size()));
     std::vector<torch::Tensor> r;
     for (const auto& row : rows) r.push_back(torch::tensor(row, torch::kFloat64));
@@ -54,11 +57,11 @@ struct Problem {
     models::ModelSpec spec;
     spec.architecture = "linear";
     spec.tasks = tasks;
-    model = std::make_shared<LinearImpl>(spec, g.size(1));
+    model = std::make_shared<LinearImpl>(spec, g.size(1), start);
   }
 
-  // One backward of `b`; returns θ's gradient (the update direction).
-  torch::Tensor step(Balancer& b) {
+  // One backward of `b` (at epoch `epoch`); returns θ's gradient (the update direction).
+  torch::Tensor step(Balancer& b, int epoch = 0) {
     model->zero_grad();
     model->train();
     model->set_representation_gradients(b.mode() == Mode::Representation);
@@ -66,31 +69,17 @@ struct Problem {
     Losses l;
     for (std::size_t t = 0; t < tasks.size(); ++t) {
       const torch::Tensor& z = out.representation.for_task(tasks[t]).front();
-      l.add_main(tasks[t], torch::dot(g[static_cast<std::int64_t>(t)], z) + offsets[t]);
+      l.add_main(tasks[t], torch::dot(g[static_cast<std::int64_t>(t)], z.reshape({-1})) + offsets[t]);
     }
-    Context ctx{*model, out, 0, 0, nullptr};
+    Context ctx{*model, out, epoch, 0, nullptr};
     b.backward(l, ctx);
-    return model->theta.grad().clone();
+    return model->theta.grad().reshape({-1}).clone();
   }
 };
 
-// A balancer with options set by `overrides` ("balancer.<name>.<key>=value").
 std::unique_ptr<Balancer> make(const std::string& name, const std::vector<std::string>& tasks,
                                const std::vector<std::string>& overrides = {}) {
-  static std::vector<std::shared_ptr<config::Config>> keep;  // the views point into these
-  std::vector<std::string> all = {"balancer.name=" + name};
-  all.insert(all.end(), overrides.begin(), overrides.end());
-  auto cfg = std::make_shared<config::Config>(config::Config::parse(
-      experiment_schema(),
-      "data: {dataset: synthetic, root: x}\ntasks: {main: [semseg]}\nmodel: {architecture: baseline, head: deeplab}\n"
-      "backbone: {name: resnet18}\noptimizer: {name: adam, lr: 0.001}\ntrain: {epochs: 1}\n",
-      "test", all));
-  keep.push_back(cfg);
-  Setup s;
-  s.tasks = tasks;
-  std::string section = "balancer." + name;
-  if (cfg->has(section)) s.options = config::View(*cfg, section);
-  return make_balancer(name, s);
+  return test::make_balancer_with(name, tasks, overrides);
 }
 
 double dotd(const torch::Tensor& a, const torch::Tensor& b) { return torch::dot(a, b).item<double>(); }
@@ -235,7 +224,7 @@ TEST(ImtlL, ScaledLossesConvergeToOne) {
 }
 
 TEST(Dwa, WeightsSumToTheTaskCountAndFavourTheSlowestTask) {
-  Problem p({{1.0}, {1.0}, {1.0}});
+  Problem p(std::vector<std::vector<double>>(3, std::vector<double>{1.0}));
   auto b = make("dwa", p.tasks);
   EXPECT_EQ(b->weights(), (std::map<std::string, double>{{"semseg", 1.0}, {"normals", 1.0}, {"edge", 1.0}}));
   b->end_epoch({{"semseg", 1.0}, {"normals", 1.0}, {"edge", 1.0}});
@@ -264,6 +253,245 @@ TEST(Gls, EachTaskIsWeightedByTheGeometricMeanOverTTimesItsLoss) {
   torch::Tensor d = p.step(*b);
   double gm = std::cbrt(0.5 * 2.0 * 8.0);
   for (int t = 0; t < 3; ++t) EXPECT_NEAR(d[t].item<double>(), gm / (3 * values[static_cast<std::size_t>(t)]), 1e-9);
+}
+
+
+TEST(NashMtl, WeightsSolveTheBargainingSystemAndTheUpdateIsClipped) {
+  for (int trial = 0; trial < 10; ++trial) {
+    Problem p(rows_of(random_gradients(2 + trial % 3, 6, 500 + trial)));
+    auto b = make("nash_mtl", p.tasks, {"balancer.nash_mtl.max_norm=0"});
+    torch::Tensor d = p.step(*b);
+    // α_t g_t · Δθ = 1 for every task ((G Gᵀ) α = 1/α).
+    for (std::size_t t = 0; t < p.tasks.size(); ++t)
+      EXPECT_NEAR(b->weights().at(p.tasks[t]) * dotd(p.g[static_cast<std::int64_t>(t)], d), 1.0, 1e-6) << trial;
+  }
+  Problem p(rows_of(random_gradients(3, 6, 42) * 10));
+  torch::Tensor clipped = p.step(*make("nash_mtl", p.tasks));
+  EXPECT_LE(clipped.norm().item<double>(), 1.0 + 1e-6);
+}
+
+TEST(AlignedMtl, TheAlignedGradientsAreOrthogonalWithEqualNorms) {
+  // The solver: B M B = λ_min on the range of M (condition number 1).
+  for (int trial = 0; trial < 10; ++trial) {
+    torch::Tensor g = random_gradients(2 + trial % 3, 8, 600 + trial);
+    solvers::Matrix m = gram_matrix(g);
+    solvers::Matrix b = solvers::align(m);
+    torch::Tensor B = torch::from_blob(b.a.data(), {b.n, b.n}, torch::kFloat64).clone();
+    torch::Tensor aligned = torch::matmul(B, g);
+    torch::Tensor gram = torch::matmul(aligned, aligned.t());
+    double lambda_min = solvers::symmetric_eigen(m).values.front();
+    EXPECT_TRUE(torch::allclose(gram, lambda_min * torch::eye(b.n, torch::kFloat64), 1e-8, 1e-8 * lambda_min)) << trial;
+  }
+  // The method: orthogonal gradients of norms 1, 2, 4 each contribute a part of norm 1.
+  for (const char* mode : {"params", "rep"}) {
+    Problem p({{1.0, 0.0, 0.0}, {0.0, 2.0, 0.0}, {0.0, 0.0, 4.0}});
+    torch::Tensor d = p.step(*make("aligned_mtl", p.tasks, {std::string("balancer.aligned_mtl.mode=") + mode}));
+    EXPECT_TRUE(torch::allclose(d, torch::tensor({1.0, 1.0, 1.0}, torch::kFloat64), 1e-9, 1e-9)) << mode;
+  }
+}
+
+TEST(UpGrad, TheUpdateConflictsWithNoTask) {
+  for (int trial = 0; trial < 20; ++trial) {
+    Problem p(rows_of(random_gradients(2 + trial % 3, 5, 700 + trial)));
+    torch::Tensor d = p.step(*make("upgrad", p.tasks));
+    double scale = p.g.norm().item<double>() * d.norm().item<double>();
+    for (std::int64_t t = 0; t < p.g.size(0); ++t) EXPECT_GE(dotd(p.g[t], d), -2e-3 * scale) << trial;
+  }
+  // Without conflicts it is a positive combination with every weight at least 1/T.
+  Problem agree({{1.0, 0.0}, {1.0, 1.0}});
+  auto b = make("upgrad", agree.tasks);
+  agree.step(*b);
+  for (const auto& [t, w] : b->weights()) EXPECT_GE(w, 0.5 - 1e-9) << t;
+}
+
+TEST(FairGrad, WeightsSolveTheAlphaFairSystem) {
+  for (double a : {1.0, 2.0}) {
+    Problem p(rows_of(random_gradients(3, 6, 800)));
+    auto b = make("fairgrad", p.tasks, {fmt::format("balancer.fairgrad.alpha={}", a)});
+    torch::Tensor d = p.step(*b);
+    // (G Gᵀ) w = w^(−1/a), i.e. g_t · d = w_t^(−1/a).
+    for (std::size_t t = 0; t < p.tasks.size(); ++t) {
+      double w = b->weights().at(p.tasks[t]);
+      EXPECT_NEAR(dotd(p.g[static_cast<std::int64_t>(t)], d), std::pow(w, -1.0 / a), 1e-6 * std::pow(w, -1.0 / a)) << a;
+    }
+  }
+}
+
+TEST(DbMtl, EveryTaskContributesAtTheLargestGradientNorm) {
+  std::vector<double> values = {0.5, 2.0};
+  Problem p({{3.0, 0.0}, {0.0, 1.0}}, values);
+  auto b = make("db_mtl", p.tasks);
+  torch::Tensor d = p.step(*b);
+  // Step 1: the averages are 0.1 ∇ log L_t = 0.1 g_t / L_t: (0.6, 0) and (0, 0.05); both scaled to 0.6.
+  // (Up to the 1e-8 guards in log(L + 1e-8) and the norm ratio.)
+  EXPECT_TRUE(torch::allclose(d, torch::tensor({0.6, 0.6}, torch::kFloat64), 1e-6, 1e-9));
+  torch::Tensor d2 = p.step(*b);  // the same gradients again: the averages grow to 0.19 g/L
+  EXPECT_NEAR(d2[0].item<double>(), d2[1].item<double>(), 1e-6);
+  EXPECT_NEAR(d2[0].item<double>(), 0.19 * 6.0, 1e-6);
+}
+
+TEST(Rlw, WeightsAreRandomPointsOfTheSimplexAveragingOneOverT) {
+  Problem p(std::vector<std::vector<double>>(3, std::vector<double>{1.0}));
+  auto b = make("rlw", p.tasks);
+  std::map<std::string, double> sum;
+  std::map<std::string, double> previous;
+  int changed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    p.step(*b);
+    double total = 0;
+    for (const auto& [t, w] : b->weights()) {
+      EXPECT_GT(w, 0.0);
+      total += w;
+      sum[t] += w;
+    }
+    EXPECT_NEAR(total, 1.0, 1e-12);
+    if (b->weights() != previous) ++changed;
+    previous = b->weights();
+  }
+  EXPECT_EQ(changed, 3000);
+  for (const auto& [t, v] : sum) EXPECT_NEAR(v / 3000, 1.0 / 3, 0.02) << t;
+}
+
+TEST(Stch, WarmUpSumsLogLossesThenTheSmoothMaxFavoursTheWorstNormalisedTask) {
+  std::vector<double> values = {0.5, 2.0};
+  Problem p({{1.0, 0.0}, {0.0, 1.0}}, values);
+  auto b = make("stch", p.tasks, {"balancer.stch.warmup_epochs=1", "balancer.stch.mu=0.1"});
+  torch::Tensor warm = p.step(*b, 0);  // Σ log L: weights 1/L_t
+  EXPECT_NEAR(warm[0].item<double>(), 2.0, 1e-9);
+  EXPECT_NEAR(warm[1].item<double>(), 0.5, 1e-9);
+  // The reference point is the last warm-up epoch's mean loss; a task whose loss then doubles
+  // dominates: f = (log 2, 0), weights T softmax(f/μ)_t / L_t.
+  p.offsets = {1.0, 2.0};
+  torch::Tensor d = p.step(*b, 1);
+  double e = std::exp(std::log(2.0) / 0.1), z = e + 1.0;
+  EXPECT_NEAR(d[0].item<double>(), 2 * (e / z) / 1.0, 1e-9);
+  EXPECT_NEAR(d[1].item<double>(), 2 * (1 / z) / 2.0, 1e-9);
+}
+
+TEST(ExcessMtl, WeightsFollowTheExponentiatedExcessRiskRatios) {
+  Problem p({{1.0, 0.0}, {0.0, 2.0}});
+  auto b = make("excess_mtl", p.tasks, {"balancer.excess_mtl.step_size=0.5"});
+  p.step(*b);
+  EXPECT_EQ(b->weights(), (std::map<std::string, double>{{"semseg", 1.0}, {"normals", 1.0}}));
+  p.g[0] *= 3;  // task 0's gradient grows: its excess-risk ratio e/e⁰ rises
+  torch::Tensor d = p.step(*b);
+  // e⁰_t = g²/√(g² + 1e-7); e_t = g'²/√(g² + g'² + 1e-7)
+  auto excess = [](double g0, double g1) { return (g1 * g1 / std::sqrt(g0 * g0 + g1 * g1 + 1e-7)) / (g0 * g0 / std::sqrt(g0 * g0 + 1e-7)); };
+  double w0 = std::exp(0.5 * excess(1, 3)), w1 = std::exp(0.5 * excess(2, 2));
+  double s = w0 + w1;
+  EXPECT_NEAR(b->weights().at("semseg"), 2 * w0 / s, 1e-6);
+  EXPECT_NEAR(b->weights().at("normals"), 2 * w1 / s, 1e-6);
+  EXPECT_GT(b->weights().at("semseg"), 1.0);
+  EXPECT_NEAR(d[0].item<double>(), 3 * b->weights().at("semseg"), 1e-6);
+}
+
+TEST(MoCo, TrackedWeightsMoveTowardsTheMinNormCombination) {
+  // h_t = L_t g_t / |g_t|: norms 1 and 4 (losses 1 and 4), orthogonal. The min-norm combination
+  // weighs the small one 16 times as much; MoCo's weights move that way from 1/2.
+  Problem p({{1.0, 0.0}, {0.0, 1.0}}, {1.0, 4.0});
+  auto b = make("moco", p.tasks, {"balancer.moco.beta_sigma=0", "balancer.moco.gamma_sigma=0", "balancer.moco.beta=0.5"});
+  double previous = 0.5;
+  for (int i = 0; i < 30; ++i) {
+    p.step(*b);
+    double w = b->weights().at("semseg");
+    EXPECT_GE(w, previous - 1e-12);
+    previous = w;
+  }
+  EXPECT_GT(previous, 0.65);
+  EXPECT_NEAR(b->weights().at("semseg") + b->weights().at("normals"), 1.0, 1e-12);
+}
+
+TEST(GradVac, RaisesEachPairsSimilarityToItsTarget) {
+  // First step, targets 0: a conflicting pair is projected as PCGrad does.
+  Problem p({{1.0, 1.0}, {-1.0, 0.5}});
+  auto b = make("gradvac", p.tasks, {"balancer.gradvac.beta=1"});
+  torch::Tensor g1 = p.g[0], g2 = p.g[1];
+  torch::Tensor p1 = g1 - dotd(g1, g2) / dotd(g2, g2) * g2, p2 = g2 - dotd(g2, g1) / dotd(g1, g1) * g1;
+  EXPECT_TRUE(torch::allclose(p.step(*b), p1 + p2, 1e-7, 1e-9));  // up to the 1e-8 guard in its denominator
+  // With β = 1 the targets became the last similarities; now similar gradients (cos 0.8) set the
+  // target, and a later pair below it (cos 0.2) is raised to exactly 0.8.
+  Problem q({{1.0, 0.0}, {0.8, 0.6}});
+  auto v = make("gradvac", q.tasks, {"balancer.gradvac.beta=1"});
+  q.step(*v);
+  q.g[1] = torch::tensor({0.2, std::sqrt(1 - 0.04)}, torch::kFloat64);
+  torch::Tensor d = q.step(*v);
+  // d = a' + b' with a' = g1 adjusted towards g2 and b' = g2 adjusted towards g1; each has cos 0.8
+  // with the other original gradient.
+  torch::Tensor a = q.g[0], c = q.g[1];
+  double phi = 0.2, target = 0.8;
+  double wa = (target * std::sqrt(1 - phi * phi) - phi * std::sqrt(1 - target * target)) / std::sqrt(1 - target * target);
+  torch::Tensor a2 = a + wa * c, c2 = c + wa * a;
+  EXPECT_NEAR(dotd(a2, c) / (a2.norm().item<double>() * c.norm().item<double>()), 0.8, 1e-6);
+  EXPECT_TRUE(torch::allclose(d, a2 + c2, 1e-6, 1e-9));
+}
+
+TEST(GradDrop, KeepsOneSignPerElement) {
+  // θ = 1 (a positive representation); per element the kept gradients share one sign.
+  Problem p({{1.0, -1.0, 2.0, 0.5}, {-3.0, -2.0, 1.0, 0.5}, {1.0, 2.0, -1.0, 0.0}}, {10.0, 10.0, 10.0}, 1.0);
+  for (int trial = 0; trial < 50; ++trial) {
+    torch::Tensor d = p.step(*make("graddrop", p.tasks));
+    for (std::int64_t e = 0; e < 4; ++e) {
+      double positive = 0, negative = 0;
+      for (std::int64_t t = 0; t < 3; ++t) (p.g[t][e].item<double>() > 0 ? positive : negative) += p.g[t][e].item<double>();
+      double v = d[e].item<double>();
+      EXPECT_TRUE(std::fabs(v - positive) < 1e-12 || std::fabs(v - negative) < 1e-12) << e << " " << v;
+    }
+  }
+  // Elements where all tasks agree keep everything; with leak 1 nothing is dropped.
+  EXPECT_NEAR(p.step(*make("graddrop", p.tasks))[3].item<double>(), 1.0, 1e-12);
+  EXPECT_TRUE(torch::allclose(p.step(*make("graddrop", p.tasks, {"balancer.graddrop.leak=1"})), p.g.sum(0), 1e-12, 1e-12));
+}
+
+TEST(Dtp, PrioritiesFavourTasksWithLowKpis) {
+  Problem p(std::vector<std::vector<double>>(3, std::vector<double>{1.0}));
+  auto b = make("dtp", p.tasks, {"balancer.dtp.smoothing=1"});
+  EXPECT_EQ(b->weights().at("semseg"), 1.0);  // before any validation
+  OrderedJson metrics;
+  metrics["semseg"] = {{"mIoU", 80.0}};
+  metrics["normals"] = {{"mean", 20.0}, {"11.25", 30.0}};
+  metrics["edge"] = {{"odsF", 50.0}};
+  b->after_validation(metrics);
+  auto w = b->weights();
+  EXPECT_NEAR(w.at("semseg"), -0.2 * std::log(0.8), 1e-12);
+  EXPECT_NEAR(w.at("normals"), -0.7 * std::log(0.3), 1e-12);
+  EXPECT_NEAR(w.at("edge"), -0.5 * std::log(0.5), 1e-12);
+  EXPECT_GT(w.at("normals"), w.at("edge"));
+  EXPECT_GT(w.at("edge"), w.at("semseg"));
+}
+
+TEST(GradNorm, DrivesTheWeightedGradientNormsToEqualTargets) {
+  // Constant losses (training rates r = 1): the targets are the mean norm, so w_t |g_t| equalise.
+  Problem p({{1.0, 0.0}, {0.0, 4.0}}, {1.0, 1.0});
+  auto b = make("gradnorm", p.tasks);
+  torch::optim::Adam opt(b->parameters(), torch::optim::AdamOptions(0.01));
+  Context ctx{*p.model, models::ModelOutput{}, 0, 0, nullptr};
+  for (int i = 0; i < 2000; ++i) {
+    opt.zero_grad();
+    p.step(*b);
+    opt.step();
+    b->after_step(ctx);
+  }
+  auto w = b->weights();
+  EXPECT_NEAR(w.at("semseg") + w.at("normals"), 2.0, 1e-6);
+  EXPECT_NEAR(w.at("semseg") * 1.0, w.at("normals") * 4.0, 0.05);
+}
+
+TEST(Famo, WeightsMoveTowardsTheTaskWhoseLossDecreasesSlowest) {
+  Problem p({{1.0}, {1.0}}, {1.0, 1.0});
+  auto b = make("famo", p.tasks);
+  for (int i = 0; i < 50; ++i) {
+    p.step(*b);
+    Context ctx{*p.model, models::ModelOutput{}, 0, i, [&] {
+                  Losses after;  // task 0 fell by half, task 1 barely moved
+                  after.add_main("semseg", torch::tensor(0.5, torch::kFloat64));
+                  after.add_main("normals", torch::tensor(0.99, torch::kFloat64));
+                  return after;
+                }};
+    b->after_step(ctx);
+  }
+  p.step(*b);
+  EXPECT_GT(b->weights().at("normals"), 0.6);
+  EXPECT_NEAR(b->weights().at("semseg") + b->weights().at("normals"), 1.0, 1e-12);
 }
 
 }  // namespace densemtl::balancing

@@ -15,6 +15,7 @@
 #include "densemtl/train/checkpoint.h"
 #include "densemtl/train/optim.h"
 #include "densemtl/train/step.h"
+#include "balancer_util.h"
 #include "test_util.h"
 
 namespace densemtl {
@@ -226,13 +227,11 @@ struct Trainee {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
 };
 
-Trainee make_trainee(const Tiny& tiny, const std::string& balancer) {
+Trainee make_trainee(const Tiny& tiny, const std::string& balancer, const std::vector<std::string>& options) {
   Trainee t;
   torch::manual_seed(5);
   t.model = models::make_architecture(tiny.spec);
-  balancing::Setup setup;
-  setup.tasks = tiny.tasks;
-  t.balancer = balancing::make_balancer(balancer, setup);
+  t.balancer = test::make_balancer_with(balancer, tiny.tasks, options);
   t.balancer->check(*t.model);
   t.balancer->to(torch::Device(torch::kCPU));
   std::vector<torch::Tensor> params = t.model->parameters();
@@ -245,9 +244,10 @@ Trainee make_trainee(const Tiny& tiny, const std::string& balancer) {
 
 TEST(BalancerContract, EveryBalancerTrainsWithoutNonFiniteValuesAndKeepsItsStateOnTheModelsDevice) {
   Tiny tiny;
-  for (const auto& name : balancing::balancer_names()) {
-    SCOPED_TRACE(name);
-    Trainee t = make_trainee(tiny, name);
+  for (const auto& name : balancing::balancer_names())
+  for (const auto& options : test::balancer_variants(name)) {
+    SCOPED_TRACE(name + " " + join(options, " "));
+    Trainee t = make_trainee(tiny, name, options);
     for (const auto& p : t.balancer->parameters()) EXPECT_EQ(p.device(), t.model->parameters().front().device());
     for (int step = 0; step < 2; ++step) {
       auto values = train::train_step(*t.model, *t.balancer, *t.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
@@ -263,22 +263,23 @@ TEST(BalancerContract, EveryBalancerResumesToBitIdenticalWeights) {
   Tiny tiny;
   test::TempDir dir;
   const std::map<std::string, double> epoch_losses = {{"semseg", 1.0}, {"normals", 0.5}, {"depth", 0.25}};
-  for (const auto& name : balancing::balancer_names()) {
-    SCOPED_TRACE(name);
+  for (const auto& name : balancing::balancer_names())
+  for (const auto& options : test::balancer_variants(name)) {
+    SCOPED_TRACE(name + " " + join(options, " "));
     // Two steps, the end of an epoch, one more step, in one go...
-    Trainee a = make_trainee(tiny, name);
+    Trainee a = make_trainee(tiny, name, options);
     for (int step = 0; step < 2; ++step) train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
     a.balancer->end_epoch(epoch_losses);
     train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, tiny.labels, tiny.step(), 1, 2);
     // ...or the same two steps and end of epoch, a checkpoint (with the RNG), new objects built
     // from another RNG state, the checkpoint loaded, and the last step.
-    Trainee b = make_trainee(tiny, name);
+    Trainee b = make_trainee(tiny, name, options);
     for (int step = 0; step < 2; ++step) train::train_step(*b.model, *b.balancer, *b.optimizer, tiny.image, tiny.labels, tiny.step(), 0, step);
     b.balancer->end_epoch(epoch_losses);
     fs::path file = dir.path() / (name + ".pt");
     train::save_checkpoint(file, *b.model, *b.optimizer, *b.balancer, train::LoopState{});
     torch::manual_seed(123);
-    Trainee c = make_trainee(tiny, name);
+    Trainee c = make_trainee(tiny, name, options);
     torch::randn({17});
     train::load_checkpoint(file, *c.model, *c.optimizer, *c.balancer);
     train::train_step(*c.model, *c.balancer, *c.optimizer, tiny.image, tiny.labels, tiny.step(), 1, 2);

@@ -92,6 +92,7 @@ void Balancer::backward(const Losses& losses, Context& context) {
     case Mode::Parameters: backward_parameters(losses, context); break;
     case Mode::Representation: backward_representation(losses, context); break;
   }
+  after_backward(context);
 }
 
 torch::Tensor Balancer::objective(const Losses& losses, Context& context) {
@@ -122,7 +123,7 @@ torch::Tensor Balancer::combine_and_update_heads(const TaskGradients& g, const s
   torch::Tensor alpha = c.weights.detach().to(g.matrix.dtype());
   show_weights(alpha);
   for (std::size_t t = 0; t < heads.size(); ++t) add_scaled(heads[t], g.own[t], alpha[static_cast<std::int64_t>(t)]);
-  return torch::matmul(alpha, g.matrix);
+  return c.direction.defined() ? c.direction : torch::matmul(alpha, g.matrix);
 }
 
 std::vector<std::vector<torch::Tensor>> Balancer::own_parameters(models::ArchitectureImpl& model, const Losses& losses) const {
@@ -177,6 +178,11 @@ void Balancer::load(torch::serialize::InputArchive& archive, const std::string& 
   auto read = [&](const std::string& key, torch::Tensor& target) {
     torch::Tensor value;
     if (!archive.try_read(key, value)) fail("{}: no state '{}' of balancer {}", where, key, name());
+    if (target.numel() == 0 && value.numel() > 0) {
+      // State sized on the first step (e.g. a gradient buffer as large as the shared parameters).
+      target.set_data(value.to(target.device()).clone());
+      return;
+    }
     if (value.sizes() != target.sizes())
       fail("{}: balancer {} state '{}' is {} in the file, {} here", where, name(), key, shape_text(value.sizes()), shape_text(target.sizes()));
     target.copy_(value);

@@ -57,6 +57,7 @@ struct Context {
 struct Combination {
   torch::Tensor weights;    // T: the update is the gradient of Σ α_t L_t
   torch::Tensor direction;  // D: the shared parameters' (or the representation's) gradient
+  // (Both given: the heads get α-weighted gradients, the shared part the direction.)
   static Combination of_weights(torch::Tensor w) { return {std::move(w), {}}; }
   static Combination of_direction(torch::Tensor d) { return {{}, std::move(d)}; }
 };
@@ -88,6 +89,8 @@ class Balancer {
 
   // Hooks; the defaults do nothing.
   virtual void after_step(Context& /*context*/) {}
+  // After the gradients are written, before the optimizer step (e.g. clipping the shared gradient).
+  virtual void after_backward(Context& /*context*/) {}
   virtual void after_validation(const OrderedJson& /*metrics*/) {}
   virtual void end_epoch(const std::map<std::string, double>& /*mean_losses*/) {}
   // After load() restored state(): recompute what derives from it.

@@ -298,4 +298,27 @@ Eigen symmetric_eigen(const Matrix& m) {
   return e;
 }
 
+Matrix align(const Matrix& m) {
+  const int n = m.n;
+  Eigen e = symmetric_eigen(m);
+  const double largest = e.values.empty() ? 0.0 : e.values.back();
+  const double tolerance = largest * n * 1.1920928955078125e-07;
+  Matrix b(n);
+  double smallest = 0;
+  for (double v : e.values)
+    if (v > tolerance && largest > 0) {
+      smallest = v;
+      break;
+    }
+  if (smallest <= 0) return b;
+  for (int k = 0; k < n; ++k) {
+    double lambda = e.values[static_cast<std::size_t>(k)];
+    if (lambda <= tolerance) continue;
+    double scale = std::sqrt(smallest / lambda);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) b(i, j) += scale * e.vectors(i, k) * e.vectors(j, k);
+  }
+  return b;
+}
+
 }  // namespace densemtl::balancing::solvers

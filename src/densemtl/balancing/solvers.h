@@ -75,4 +75,10 @@ struct Eigen {
 };
 Eigen symmetric_eigen(const Matrix& m);
 
+// Aligned-MTL's balance transformation of a Gram matrix M = V Λ Vᵀ: with the eigenvalues above
+// max(λ) · T · ε_float32 kept (rank R), B = √λ_min V_R Λ_R^{−1/2} V_Rᵀ, so that the aligned gradients
+// B G have B M B = λ_min · (projection onto the range of M): a gradient system with condition number 1.
+// Returns B (a zero matrix when M is zero).
+Matrix align(const Matrix& m);
+
 }  // namespace densemtl::balancing::solvers

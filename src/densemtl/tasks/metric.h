@@ -32,8 +32,8 @@ std::unique_ptr<Metric> make_saliency_metric();
 // Normals: RGB-encoded predictions (CV_8UC3, (n + 1) 255 / 2), labels with zero = invalid.
 // Angle errors pooled over all valid pixels: mean, median, rmse, % < 11.25, 22.5, 30 degrees.
 std::unique_ptr<Metric> make_normals_metric();
-// Depth: CV_32F metres; labels 0 = invalid; pixel-pooled rmse and log-rmse (predictions <= 0 are
-// clamped to 1e-9).
+// Depth: CV_32F metres; labels 0 = invalid; pixel-pooled rmse, log-rmse and delta1 (% of pixels
+// with max(d/d*, d*/d) < 1.25) (predictions <= 0 are clamped to 1e-9).
 std::unique_ptr<Metric> make_depth_metric();
 
 // Boundaries: 0..255 predictions, boundary-map labels; odsF, oisF, AP (percent) as the BSDS/SEISM

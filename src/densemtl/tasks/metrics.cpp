@@ -205,6 +205,7 @@ class Depth : public Metric {
         se_ += d * d;
         double l = std::log(static_cast<double>(g[x])) - std::log(q);
         sle_ += l * l;
+        if (std::max(g[x] / q, q / g[x]) < 1.25) ++within_;
         ++count_;
       }
     }
@@ -216,6 +217,7 @@ class Depth : public Metric {
     OrderedJson r;
     r["rmse"] = round_to(std::sqrt(se_ / n), 6);
     r["log_rmse"] = round_to(std::sqrt(sle_ / n), 6);
+    r["delta1"] = round_to(100.0 * static_cast<double>(within_) / n, 4);
     r["pixels"] = count_;
     r["images"] = images_;
     return r;
@@ -224,7 +226,7 @@ class Depth : public Metric {
 
  private:
   double se_ = 0, sle_ = 0;
-  std::int64_t count_ = 0;
+  std::int64_t count_ = 0, within_ = 0;
   std::size_t images_ = 0;
 };
 

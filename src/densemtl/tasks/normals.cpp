@@ -120,6 +120,10 @@ class Normals : public Task {
   std::unique_ptr<ConstantPredictor> constant_predictor() const override { return std::make_unique<MeanNormal>(); }
   std::string delta_metric() const override { return "mean"; }
   bool lower_is_better() const override { return true; }
+  std::optional<double> kpi(const OrderedJson& m) const override {
+    if (!m.contains("11.25")) return std::nullopt;
+    return m.at("11.25").get<double>() / 100.0;
+  }
   std::vector<ReportColumn> report_columns() const override { return {{"mean", "Normals mean° ↓", true, 2}}; }
 };
 

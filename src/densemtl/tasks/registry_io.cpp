@@ -1,4 +1,4 @@
-// Prediction files shared by all tasks: PNG through OpenCV, .npy for float maps.
+// What all tasks share: prediction files (PNG through OpenCV, .npy for float maps), the default KPI.
 #include <opencv2/imgproc.hpp>
 
 #include "densemtl/core/error.h"
@@ -24,6 +24,12 @@ cv::Mat Task::read_prediction(const fs::path& file) const {
   cv::Mat m = image::read_gray(file);
   if (m.depth() != CV_8U) fail("{}: expected an 8-bit PNG", file.string());
   return m;
+}
+
+std::optional<double> Task::kpi(const OrderedJson& metrics) const {
+  const std::string key = delta_metric();
+  if (lower_is_better() || !metrics.contains(key) || !metrics.at(key).is_number()) return std::nullopt;
+  return metrics.at(key).get<double>() / 100.0;
 }
 
 }  // namespace densemtl::tasks

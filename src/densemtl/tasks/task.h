@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,10 @@ class Task {
   // The metric Delta_m uses (a key of make_metric's result) and its direction.
   virtual std::string delta_metric() const = 0;
   virtual bool lower_is_better() const { return false; }
+  // A key performance indicator in [0, 1], higher is better, from this task's metrics (for
+  // methods that prioritise tasks by how well they do, e.g. DTP): by default the Δm metric / 100
+  // when higher is better; normals: the share within 11.25°; depth: delta1.
+  virtual std::optional<double> kpi(const OrderedJson& metrics) const;
   // The columns of this task in results tables.
   virtual std::vector<ReportColumn> report_columns() const = 0;
 };
