@@ -34,6 +34,7 @@
 
 #include <mutex>
 
+#include "common.h"
 #include "densemtl/core/device.h"
 #include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
@@ -113,44 +114,9 @@ double peak_gpu_mb() {
   return 0.0;
 }
 
-const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 40}, {"normals", 3}, {"edge", 1}, {"depth", 1}};
-
-models::Architecture build(const std::string& name) {
-  models::ModelSpec s;
-  s.architecture = name == "st_r18" ? "single_task" : "baseline";
-  s.backbone.name = name == "mt_hrnet" ? "hrnet_w18" : "resnet18";
-  s.head.name = name == "mt_hrnet" ? "hrnet" : "deeplab";
-  s.tasks = name == "st_r18" ? std::vector<std::string>{"semseg"} : std::vector<std::string>{"semseg", "normals", "edge", "depth"};
-  for (const auto& t : s.tasks) s.outputs[t] = kOutputs.at(t);
-  return models::make_architecture(s);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// Random labels of plausible content (the same recipe as the Python side, not the same values).
-std::map<std::string, torch::Tensor> make_labels(const std::vector<std::string>& tasks, int b, int h, int w) {
-  std::map<std::string, torch::Tensor> y;
-  for (const auto& t : tasks) {
-    if (t == "semseg") {
-      torch::Tensor s = torch::randint(0, 40, {b, 1, h, w}).to(torch::kFloat32);
-      s.masked_fill_(torch::rand({b, 1, h, w}) < 0.05, 255.0);
-      y[t] = s;
-    } else if (t == "normals") {
-      torch::Tensor n = torch::randn({b, 3, h, w});
-      y[t] = n / n.norm(2, 1, true);
-    } else if (t == "edge") {
-      y[t] = (torch::rand({b, 1, h, w}) < 0.05).to(torch::kFloat32);
-    } else {
-      torch::Tensor d = torch::rand({b, 1, h, w}) * 9.5 + 0.5;
-      d.masked_fill_(torch::rand({b, 1, h, w}) < 0.02, 255.0);
-      y[t] = d;
-    }
-  }
-  return y;
-}
+using bench::build_benchmark_model;
+using bench::make_labels;
+using bench::median;
 
 void report(const Args& a, const std::string& extra) {
   std::printf("{\"side\": \"densemtl\", \"what\": \"%s\", \"model\": \"%s\", \"threads\": %d, \"device\": \"%s\", \"amp\": %s, %s, "
@@ -161,7 +127,7 @@ void report(const Args& a, const std::string& extra) {
 
 int train_step(const Args& a) {
   torch::manual_seed(0);
-  models::Architecture model = build(a.model);
+  models::Architecture model = build_benchmark_model(a.model);
   model->train();
   model->to(g_device);
   const bool nhwc = !a.plain;  // densemtl's default (model.channels_last)
@@ -207,7 +173,7 @@ int train_step(const Args& a) {
 
 int inference(const Args& a) {
   torch::manual_seed(0);
-  models::Architecture model = build(a.model);
+  models::Architecture model = build_benchmark_model(a.model);
   model->eval();
   double gflops = 2.0 * static_cast<double>(models::count_macs(*model, a.height, a.width)) / 1e9;
   const bool nhwc = !a.plain;  // densemtl's defaults: batch norms folded, NHWC

@@ -494,4 +494,37 @@ TEST(Famo, WeightsMoveTowardsTheTaskWhoseLossDecreasesSlowest) {
   EXPECT_NEAR(b->weights().at("semseg") + b->weights().at("normals"), 1.0, 1e-12);
 }
 
+TEST(AutoLambda, WeightsRiseForTasksWhoseStepLowersTheValidationLossAndFallForOthers) {
+  // Train losses L_t = ½|θ − a_t|², validation losses ½|θ − b|² for both (main) tasks, θ = 0.
+  // Quadratics make the finite-difference Hessian-vector product exact, so the hypergradient is
+  // −α ∇L_t(θ)·d with d = ∇L^val(θ') and θ' = θ − α Σ λ_t ∇L_t(θ) (= θ here: the pulls cancel).
+  const double alpha = 0.1, lr = 1e-4;
+  const torch::Tensor a0 = torch::tensor({1.0, 0.0}, torch::kFloat64), a1 = torch::tensor({-1.0, 0.0}, torch::kFloat64);
+  const torch::Tensor b = torch::tensor({2.0, 0.0}, torch::kFloat64);
+  Problem p({{0.0, 0.0}, {0.0, 0.0}});
+  auto balancer = make("auto_lambda", p.tasks, {"balancer.auto_lambda.lr=0.0001"});
+  auto losses_to = [&](const torch::Tensor& t0, const torch::Tensor& t1) {
+    torch::Tensor theta = p.model->forward({}).representation.shared.front().reshape({-1});
+    Losses l;
+    l.add_main("semseg", 0.5 * (theta - t0).pow(2).sum());
+    l.add_main("normals", 0.5 * (theta - t1).pow(2).sum());
+    return l;
+  };
+  p.model->zero_grad();
+  models::ModelOutput out;
+  Losses train = losses_to(a0, a1);
+  Context ctx{*p.model, out, 0, 0, [&] { return losses_to(a0, a1); }};
+  ctx.validation_losses = [&] { return losses_to(b, b); };
+  ctx.learning_rate = alpha;
+  balancer->backward(train, ctx);
+  // d = 2 (θ' − b) = (−4, 0); hypergradients −α(θ − a_t)·d = −0.4 and +0.4: Adam's first step moves
+  // each weight by lr against the sign.
+  EXPECT_NEAR(balancer->weights().at("semseg"), 0.1 + lr, 1e-10);
+  EXPECT_NEAR(balancer->weights().at("normals"), 0.1 - lr, 1e-10);
+  // θ is back where it was, and its gradient is that of Σ λ_t L_t with the new weights.
+  EXPECT_TRUE(torch::equal(p.model->theta, torch::zeros({1, 2}, torch::kFloat64)));
+  torch::Tensor expected = -(0.1 + lr) * a0 - (0.1 - lr) * a1;
+  EXPECT_TRUE(torch::allclose(p.model->theta.grad().reshape({-1}), expected, 0, 1e-10));
+}
+
 }  // namespace densemtl::balancing

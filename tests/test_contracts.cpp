@@ -217,6 +217,7 @@ struct Tiny {
     train::StepSetup s;
     s.tasks = &task_set;
     s.main = tasks;
+    s.validation_batch = [this] { return std::make_pair(image.flip({3}), labels); };
     return s;
   }
 };

@@ -1,5 +1,7 @@
 #include "densemtl/balancing/balancer.h"
 
+#include <cmath>
+
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 
@@ -99,6 +101,17 @@ torch::Tensor Balancer::objective(const Losses& losses, Context& context) {
   torch::Tensor w = loss_weights(losses, context);
   show_weights(w);
   return losses.weighted_sum(w);
+}
+
+void Balancer::adam_step(torch::Tensor& x, torch::Tensor& m, torch::Tensor& v, torch::Tensor& steps, const torch::Tensor& grad,
+                         double lr) {
+  torch::NoGradGuard g;
+  steps += 1;
+  const double t = static_cast<double>(steps.item<std::int64_t>());
+  m.mul_(0.9).add_(grad, 0.1);
+  v.mul_(0.999).addcmul_(grad, grad, 0.001);
+  torch::Tensor denom = (v.sqrt() / std::sqrt(1 - std::pow(0.999, t))).add_(1e-8);
+  x.addcdiv_(m, denom, -lr / (1 - std::pow(0.9, t)));
 }
 
 void Balancer::show_weights(const torch::Tensor& weights) {

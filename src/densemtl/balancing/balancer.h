@@ -48,9 +48,14 @@ struct Context {
   const models::ModelOutput& output;
   int epoch = 0;
   std::int64_t step = 0;
-  // The losses of the same batch through the model as it is now, without gradients (set in
-  // after_step, for methods that compare the losses before and after the step).
+  // The losses of the same batch through the model as it is now, without gradients (for methods
+  // that compare losses before and after a step or a perturbation).
   std::function<Losses()> recompute_losses;
+  // The losses of the next validation batch through the model as it is now, with gradients (for
+  // bilevel methods; set when the method's needs_validation_batches()).
+  std::function<Losses()> validation_losses = {};
+  // The optimizer's current learning rate.
+  double learning_rate = 0;
 };
 
 // The result of a gradient-level method.
@@ -78,6 +83,9 @@ class Balancer {
   virtual std::string name() const = 0;
   // What the method needs this run (it may depend on its options, e.g. balancer.<name>.mode).
   virtual Mode mode() const = 0;
+
+  // Whether the method reads validation batches during training (bilevel methods).
+  virtual bool needs_validation_batches() const { return false; }
 
   // A clear error when `model` cannot serve this method (representation mode on an architecture
   // whose tasks do not read a shared representation independently).
@@ -126,6 +134,10 @@ class Balancer {
   // The method's own parameters get their ordinary gradients from these objectives.
   virtual std::vector<torch::Tensor> objectives(const Losses& losses, Context& /*context*/) { return losses.objectives(); }
 
+  // One step of PyTorch's Adam (betas 0.9 / 0.999, eps 1e-8) on a small state vector `x` of the
+  // method's own, with moments `m`, `v` and step count `steps` kept in state() buffers.
+  static void adam_step(torch::Tensor& x, torch::Tensor& m, torch::Tensor& v, torch::Tensor& steps, const torch::Tensor& grad,
+                        double lr);
   // Records the weights shown in logs (a T-vector in tasks() order).
   void show_weights(const torch::Tensor& weights);
   // The method's options (balancer.<name>.*).

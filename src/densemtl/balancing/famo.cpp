@@ -37,14 +37,8 @@ class Famo : public Balancer {
     torch::Tensor after = torch::stack(now.objectives()).to(xi_.device(), torch::kFloat64);
     torch::Tensor delta = torch::log(before_ - floor_ + 1e-8) - torch::log(after - floor_ + 1e-8);
     torch::Tensor z = torch::softmax(xi_, 0);
-    torch::Tensor grad = z * (delta - (z * delta).sum()) + decay_ * xi_;
-    // Adam (PyTorch's, coupled weight decay above), betas 0.9 / 0.999, eps 1e-8.
-    steps_ += 1;
-    const double t = static_cast<double>(steps_.item<std::int64_t>());
-    m_.mul_(0.9).add_(grad, 0.1);
-    v_.mul_(0.999).addcmul_(grad, grad, 0.001);
-    torch::Tensor denom = (v_.sqrt() / std::sqrt(1 - std::pow(0.999, t))).add_(1e-8);
-    xi_.addcdiv_(m_, denom, -lr_ / (1 - std::pow(0.9, t)));
+    torch::Tensor grad = z * (delta - (z * delta).sum()) + decay_ * xi_;  // coupled weight decay, as Adam's
+    adam_step(xi_, m_, v_, steps_, grad, lr_);
     before_ = torch::Tensor();
   }
 

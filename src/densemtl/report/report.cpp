@@ -218,7 +218,7 @@ std::string write_report(const ReportOptions& o) {
   std::vector<Column> cols = columns_for(all_tasks);
   std::vector<std::string> header = {"Run", "Model", "Backbone"};
   for (const auto& c : cols) header.push_back(c.header);
-  for (const char* h : {"Δm %", "Params (M)", "GFLOPs", "Train time", "Peak mem (MB)"}) header.push_back(h);
+  for (const char* h : {"Δm %", "Params (M)", "GFLOPs", "Train time", "Step (ms)", "Peak mem (MB)"}) header.push_back(h);
   std::vector<std::vector<std::string>> rows;
   for (const auto& e : rows_entries) {
     std::vector<std::string> r = {e.name, model_text(e), backbone_text(e)};
@@ -236,6 +236,7 @@ std::string write_report(const ReportOptions& o) {
     r.push_back(num("parameters", "total", 1e-6, 3));
     r.push_back(num("gflops_per_image", nullptr, 1.0, 3));
     r.push_back(e.summary.contains("train_seconds") ? format_duration(e.summary["train_seconds"].get<double>()) : "–");
+    r.push_back(num("ms_per_step", nullptr, 1.0, 0));
     r.push_back(num("peak_memory_mb", nullptr, 1.0, 0));
     rows.push_back(r);
   }
@@ -348,7 +349,7 @@ std::string write_report(const ReportOptions& o) {
         }
   std::string csv = "run,model,backbone,width,tasks";
   for (const auto& c : csv_cols) csv += "," + csv_field(c);
-  csv += ",delta_m_percent,parameters,gflops_per_image,train_seconds,peak_memory_mb\n";
+  csv += ",delta_m_percent,parameters,gflops_per_image,train_seconds,ms_per_step,peak_memory_mb\n";
   for (const auto& e : rows_entries) {
     std::vector<std::string> f = {csv_field(e.name), csv_field(model_text(e)), e.trivial ? "" : e.backbone,
                                   e.trivial ? "" : fmt::format("{:g}", e.width), csv_field(join(e.tasks, " "))};
@@ -361,6 +362,7 @@ std::string write_report(const ReportOptions& o) {
     f.push_back(e.summary.contains("parameters") ? fmt::format("{}", e.summary["parameters"]["total"].get<std::int64_t>()) : "");
     f.push_back(e.summary.contains("gflops_per_image") ? fmt::format("{}", e.summary["gflops_per_image"].get<double>()) : "");
     f.push_back(e.summary.contains("train_seconds") ? fmt::format("{}", e.summary["train_seconds"].get<double>()) : "");
+    f.push_back(e.summary.contains("ms_per_step") ? fmt::format("{}", e.summary["ms_per_step"].get<double>()) : "");
     f.push_back(e.summary.contains("peak_memory_mb") ? fmt::format("{}", e.summary["peak_memory_mb"].get<double>()) : "");
     csv += join(f, ",") + "\n";
   }

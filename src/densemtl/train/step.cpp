@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "densemtl/core/device.h"
+#include "densemtl/core/error.h"
+#include "densemtl/train/optim.h"
 #include "densemtl/models/layers.h"
 
 namespace densemtl::train {
@@ -34,12 +36,20 @@ balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing:
     if (!std::isfinite(values.per_term[i])) throw NonFiniteLoss(f.losses.terms()[i].name, values.per_term[i]);
   optimizer.zero_grad();
   balancing::Context context{model, f.out, epoch, step, nullptr};
-  balancer.backward(f.losses, context);
-  optimizer.step();
+  context.learning_rate = learning_rate(optimizer);
   context.recompute_losses = [&] {
     torch::NoGradGuard no_grad;
     return forward_losses(model, image, labels, setup).losses;
   };
+  if (balancer.needs_validation_batches()) {
+    if (!setup.validation_batch) fail("balancer {} needs validation batches during training, and this run has none", balancer.name());
+    context.validation_losses = [&] {
+      auto [x, y] = setup.validation_batch();
+      return forward_losses(model, x, y, setup).losses;
+    };
+  }
+  balancer.backward(f.losses, context);
+  optimizer.step();
   balancer.after_step(context);
   return values;
 }

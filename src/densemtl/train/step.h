@@ -5,6 +5,7 @@
 // hook.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct StepSetup {
   std::vector<std::string> main;          // main tasks, canonical
   bool amp = false;
   c10::Device device = c10::Device(c10::kCPU);
+  // The next validation batch (image on the device, labels), for balancers that read them.
+  std::function<std::pair<torch::Tensor, std::map<std::string, torch::Tensor>>()> validation_batch;
 };
 
 struct Forward {

@@ -172,6 +172,25 @@ Training::Training(const TrainOptions& options) : options_(options) {
   step_.main = e.tasks.main;
   step_.amp = e.train.amp;
   step_.device = device_;
+  if (balancer_->needs_validation_batches()) {
+    // Bilevel balancers read validation batches during training: a cycling loader over the
+    // validation split, evaluation pipeline, reshuffled each pass (restarted with every training
+    // epoch, so a resumed run sees the same batches).
+    if (val_ids_.empty())
+      fail("{}: balancer {} learns from validation batches; set data.val_split or data.val_share > 0", e.source(), e.balancer);
+    data::LoaderOptions vo = lo;
+    vo.drop_last = val_ids_.size() >= static_cast<std::size_t>(lo.batch_size);
+    vo.seed = e.seed + 1;
+    val_loader_ = std::make_unique<data::Loader>(*dataset_, val_ids_, tasks_.names(), data::Pipeline(pipeline, false), vo);
+    step_.validation_batch = [this, channels_last = e.model.channels_last] {
+      auto batch = val_loader_->next();
+      if (!batch) {
+        val_loader_->start_epoch(++val_pass_);
+        batch = val_loader_->next();
+      }
+      return std::make_pair(to_model_layout(batch->image.to(device_, /*non_blocking=*/true), channels_last), batch->labels);
+    };
+  }
   val_setup_.ids = val_ids_;
   val_setup_.tasks = tasks::TaskSet(e.tasks.main, e.config.get());
   val_setup_.pipeline = pipeline;
@@ -198,6 +217,7 @@ bool Training::run_epoch() {
   if (!schedule_.per_iteration) set_learning_rate(*optimizer_, schedule_.rate(epoch, epochs));
   model_->train();
   loader_->start_epoch(epoch);
+  if (val_loader_) val_loader_->start_epoch(val_pass_ = epoch * 1000);
   std::map<std::string, double> sums;
   double batches = 0;
   ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch * batch_size_, "img");
@@ -295,6 +315,8 @@ TrainResult Training::finish() {
   summary["epochs"] = state_.epoch;
   summary["best_epoch"] = state_.best_epoch;
   summary["train_seconds"] = state_.train_seconds;
+  summary["train_steps"] = state_.step;
+  if (state_.step > 0) summary["ms_per_step"] = 1000.0 * state_.train_seconds / static_cast<double>(state_.step);
   summary["train_images"] = train_ids_.size();
   summary["val_images"] = val_ids_.size();
   summary["val_metrics"] = state_.best_val;

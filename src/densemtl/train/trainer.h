@@ -78,6 +78,8 @@ class Training {
   tasks::TaskSet tasks_;
   std::vector<std::string> train_ids_, val_ids_, test_ids_;
   std::unique_ptr<data::Loader> loader_;
+  std::unique_ptr<data::Loader> val_loader_;  // validation batches for bilevel balancers
+  int val_pass_ = 0;
   int batch_size_ = 8;
   models::Architecture model_;
   std::unique_ptr<balancing::Balancer> balancer_;
