@@ -156,14 +156,16 @@ int measure_all(const std::string& self, const Args& a) {
   std::string md = fmt::format(
       "Multi-task ResNet-18 baseline (width {}, {} parameters), 4 tasks, {}x{}, batch {}, {} threads; median of {} steps after {} "
       "warm-up steps.\nFixed weights: {:.0f} ms and {:.0f} ms per step (first and last run), {:.0f} MB of peak memory above the "
-      "set-up.\n\n| Method | Gradients on | Step (ms) | × fixed | Extra peak memory (MB) |\n|---|---|---:|---:|---:|\n",
+      "set-up.\n\n| Method | Per-task gradients | Step (ms) | × fixed | Extra peak memory (MB) |\n|---|---|---:|---:|---:|\n",
       a.width, first["parameters"].get<long long>(), a.height, a.width_px, a.batch, a.threads, a.iters, a.warmup,
       first["median_ms"].get<double>(), last["median_ms"].get<double>(), base_mb);
-  md += fmt::format("| fixed | losses | {:.0f} | 1.00 | 0 |\n", base_ms);
-  for (const auto& r : rows) {
+  md += fmt::format("| fixed | none (losses only) | {:.0f} | 1.00 | 0 |\n", base_ms);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Json& r = rows[i];
     const std::string mode = r["mode"];
-    md += fmt::format("| {} | {} | {:.0f} | {:.2f} | {:+.0f} |\n", r["method"].get<std::string>(),
-                      mode == "params" ? "shared parameters" : mode == "rep" ? "shared representation" : "losses only",
+    const std::string option = variants[i].mode.empty() ? "" : " (mode: " + variants[i].mode + ")";
+    md += fmt::format("| {}{} | {} | {:.0f} | {:.2f} | {:+.0f} |\n", r["method"].get<std::string>(), option,
+                      mode == "params" ? "on the shared parameters" : mode == "rep" ? "on the shared representation" : "none (losses only)",
                       r["median_ms"].get<double>(), r["median_ms"].get<double>() / base_ms, step_mb(r) - base_mb);
   }
   std::printf("%s", md.c_str());

@@ -97,6 +97,19 @@ TEST(Config, YamlSyntaxErrorNamesLine) {
   test::expect_error([&] { parse("data:\n  dataset: [synthetic\n"); }, {"exp.yaml:", "YAML syntax error"});
 }
 
+TEST(Config, AKeyGivenTwiceIsAnErrorNamingItsLine) {
+  // kGood's line 13 is "  name: resnet18" under backbone.
+  std::string text = kGood;
+  text.replace(text.find("  name: resnet18"), 16, "  name: resnet18\n  name: resnet50");
+  test::expect_error([&] { parse(text); }, {"exp.yaml:14", "backbone.name", "duplicate key", "line 13"});
+  test::expect_error([&] { parse(std::string(kGood) + "train:\n  epochs: 4\n"); }, {"exp.yaml:19", "train: duplicate key", "line 17"});
+  test::expect_error([&] { parse(kGood, {"tasks.loss_weights={semseg: 1, semseg: 2}"}); }, {"semseg", "duplicate key"});
+}
+
+TEST(Config, ATaskListedTwiceIsAnError) {
+  test::expect_error([&] { parse(kGood, {"tasks.main=[semseg, depth, semseg]"}); }, {"tasks.main[2]", "'semseg' is listed twice", "tasks.main[0]"});
+}
+
 TEST(Config, MissingFileIsNamed) {
   test::expect_error([&] { config::Config::load(experiment_schema(), "/nonexistent/exp.yaml"); }, {"config file not found", "/nonexistent/exp.yaml"});
 }

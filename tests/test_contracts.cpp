@@ -184,6 +184,8 @@ TEST(ArchitectureContract, EveryArchitectureSurvivesSaveAndLoad) {
     perturb_batch_norms(*b.model);
     fs::path file = dir.path() / "weights.pt";
     train::save_weights(*b.model, file);
+    // A full disk is a one-line error (LibTorch's own file writer aborts the process).
+    test::expect_error([&] { train::save_weights(*b.model, "/dev/full"); }, {"/dev/full", "write error"});
     torch::manual_seed(99);  // another initialisation
     models::Architecture fresh = models::make_architecture(b.spec);
     train::load_weights(*fresh, file);

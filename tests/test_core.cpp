@@ -66,6 +66,27 @@ TEST(Files, AtomicWriteReplacesWholeFile) {
   EXPECT_EQ(n, 1);
 }
 
+TEST(Files, AtomicWritesGoThroughSymlinksAndSpecialFiles) {
+  test::TempDir dir;
+  fs::path target = dir.path() / "real.json", link = dir.path() / "link.json";
+  write_file_atomic(target, "old");
+  fs::create_symlink(target, link);
+  write_file_atomic(link, "new");
+  EXPECT_TRUE(fs::is_symlink(link));  // the link is kept, its target written
+  EXPECT_EQ(read_file(target), "new");
+  // A full device is a one-line error, and stays a device.
+  test::expect_error([&] { write_file_atomic("/dev/full", "bytes"); }, {"/dev/full", "write error", "No space left"});
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  // A folder where a file should be created is named.
+  write_file_atomic(dir.path() / "plain", "x");
+  test::expect_error([&] { write_file_atomic(dir.path() / "plain" / "sub" / "f.txt", "x"); }, {"plain/sub/f.txt", "cannot create the folder"});
+  // Leftovers of killed writers go.
+  write_file_atomic(dir.path() / "checkpoint.pt.tmp.123.0", "partial");
+  remove_temporary_files(dir.path());
+  EXPECT_FALSE(fs::exists(dir.path() / "checkpoint.pt.tmp.123.0"));
+  EXPECT_TRUE(fs::exists(target));
+}
+
 TEST(Files, MissingFileIsAClearError) {
   test::TempDir dir;
   test::expect_error([&] { read_file(dir.path() / "nope.txt"); }, "not found");

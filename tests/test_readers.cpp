@@ -1,6 +1,7 @@
 // Dataset readers on fixtures in the real on-disk formats, and their errors on bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "densemtl/data/dataset.h"
@@ -68,14 +69,67 @@ TEST(NyudReader, BadInputGivesOneLineNamingTheFile) {
   test::expect_error([&] { open_nyud(empty.path()); }, {"gt_sets", "not found"});
 }
 
-TEST(NyudReader, LabelsOfAnotherSizeAreFittedToTheImage) {
+TEST(NyudReader, LabelsOfAnotherSizeAreErrorsNamingTheFileAndBothSizes) {
   test::TempDir dir;
-  test::write_nyud_fixture(dir.path(), 1, 1);
-  npy::write_mat(dir.path() / "depth" / "1000.npy", cv::Mat(6, 8, CV_32F, cv::Scalar(3)));
+  test::write_nyud_fixture(dir.path(), 1, 1);  // 12 x 16 images
   auto ds = open_dataset(dir.path());
-  Sample s = ds->load("1000", {"depth"});
-  EXPECT_EQ(s.labels.at("depth").size(), cv::Size(16, 12));
-  EXPECT_EQ(s.labels.at("depth").at<float>(11, 15), 3.0f);
+  npy::write_mat(dir.path() / "depth" / "1000.npy", cv::Mat(6, 8, CV_32F, cv::Scalar(3)));
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "6x8", "12x16"});
+  npy::write_mat(dir.path() / "depth" / "1000.npy", cv::Mat(16, 12, CV_32F, cv::Scalar(3)));  // transposed
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "16x12", "12x16"});
+  image::write(dir.path() / "segmentation" / "1000.png", cv::Mat(10, 16, CV_8U, cv::Scalar(1)));
+  test::expect_error([&] { ds->load("1000", {"semseg"}); }, {"segmentation/1000.png", "10x16", "12x16"});
+  npy::write_mat(dir.path() / "normals" / "1000.npy", cv::Mat(12, 15, CV_32FC3, cv::Scalar(0, 0, 1)));
+  test::expect_error([&] { ds->load("1000", {"normals"}); }, {"normals/1000.npy", "12x15", "12x16"});
+  // info --check reports the same file.
+  DatasetReport r = describe(*ds, true, 1);
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems[0].find("1000."), std::string::npos);
+  EXPECT_NE(r.problems[0].find("its image is 12x16"), std::string::npos);
+}
+
+TEST(NyudReader, NonFiniteOrNegativeLabelValuesAreErrorsNamingTheFile) {
+  test::TempDir dir;
+  test::write_nyud_fixture(dir.path(), 1, 1);  // 12 x 16, depth 0 = invalid at (0, 0)
+  auto ds = open_dataset(dir.path());
+  auto depth_with = [&](float v) {
+    cv::Mat d(12, 16, CV_32F, cv::Scalar(2));
+    d.at<float>(3, 5) = v;
+    d.at<float>(7, 1) = v;
+    npy::write_mat(dir.path() / "depth" / "1000.npy", d);
+  };
+  depth_with(NAN);
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "2 non-finite depth value(s)", "row 3, column 5"});
+  depth_with(INFINITY);
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "2 non-finite depth"});
+  depth_with(-1.5f);
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "2 negative depth value(s)", "0 = invalid"});
+  depth_with(0.0f);  // the invalid marker
+  EXPECT_EQ(ds->load("1000", {"depth"}).labels.at("depth").at<float>(3, 5), 0.0f);
+  cv::Mat n(12, 16, CV_32FC3, cv::Scalar(0, 0, 1));
+  n.at<cv::Vec3f>(2, 9) = cv::Vec3f(0, NAN, 1);
+  npy::write_mat(dir.path() / "normals" / "1000.npy", n);
+  test::expect_error([&] { ds->load("1000", {"normals"}); }, {"normals/1000.npy", "1 non-finite normals value(s)", "row 2, column 9"});
+  cv::Mat e = cv::Mat::zeros(12, 16, CV_32F);
+  e.at<float>(0, 0) = NAN;
+  npy::write_mat(dir.path() / "edge" / "1000.npy", e);
+  test::expect_error([&] { ds->load("1000", {"edge"}); }, {"edge/1000.npy", "non-finite edge"});
+  // info --check names the same files.
+  DatasetReport r = describe(*ds, true, 1);
+  ASSERT_EQ(r.problems.size(), 1u);  // one problem per sample: its first bad file
+  EXPECT_NE(r.problems[0].find("1000"), std::string::npos);
+}
+
+TEST(NyudReader, AnIdListedTwiceInASplitIsAnError) {
+  test::TempDir dir;
+  test::write_nyud_fixture(dir.path(), 3, 1);
+  std::string train = read_file(dir.path() / "gt_sets" / "train.txt");
+  std::ofstream(dir.path() / "gt_sets" / "train.txt") << train << "\n" << "1001\n";
+  auto ds = open_dataset(dir.path());
+  test::expect_error([&] { ds->ids("train"); }, {"gt_sets/train.txt", "'1001'", "listed twice", "lines 2 and"});
+  DatasetReport r = describe(*ds, false, 1);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("listed twice"), std::string::npos);
 }
 
 TEST(NyudReader, MissingLabelsAreAllowedOnlyWhenTheDatasetSaysSo) {

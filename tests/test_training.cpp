@@ -86,10 +86,12 @@ TEST(Training, ResumingGivesTheSameWeightsAsTrainingInOneGo) {
   EXPECT_FALSE(first.finished);
   b.stop_after = 0;
   b.resume = true;
+  std::ofstream(dir.path() / "b" / "checkpoint.pt.tmp.99.0") << "half a checkpoint";
   TrainResult second = train(b);
   EXPECT_TRUE(second.finished);
   // Not just the conv weights: every parameter and buffer (BN statistics) is identical.
   auto wa = checkpoint_model(dir.path() / "a" / "checkpoint.pt");
+  EXPECT_FALSE(fs::exists(dir.path() / "b" / "checkpoint.pt.tmp.99.0"));  // the killed writer's leftover went
   auto wb = checkpoint_model(dir.path() / "b" / "checkpoint.pt");
   ASSERT_FALSE(wa.empty());
   ASSERT_EQ(wa.size(), wb.size());
@@ -153,15 +155,16 @@ TEST(Training, ANonFiniteLossStopsTheRunNamingTaskAndStepAndKeepsTheCheckpoint) 
   o.stop_after = 1;
   train(o);
   std::string before = read_file(dir.path() / "run" / "checkpoint.pt");
-  // Poison every training image's normals.
-  for (const auto& e : fs::directory_iterator(data / "normals")) {
+  // Poison every training image's depth with finite values (non-finite ones the reader refuses)
+  // whose sum overflows float32, so that the depth loss is inf.
+  for (const auto& e : fs::directory_iterator(data / "depth")) {
     if (e.path().filename().string().rfind("train_", 0) != 0) continue;
-    cv::Mat n = npy::read_mat(e.path(), 3);
-    n.at<cv::Vec3f>(3, 3) = cv::Vec3f(NAN, 0, 0);
-    npy::write_mat(e.path(), n);
+    cv::Mat d = npy::read_mat(e.path(), 1);
+    d.setTo(3e38f);
+    npy::write_mat(e.path(), d);
   }
   o.resume = true;
-  test::expect_error([&] { train(o); }, {"the normals loss is nan", "epoch 2, step 4", "after epoch 1, is intact"});
+  test::expect_error([&] { train(o); }, {"the depth loss is inf", "epoch 2, step 4", "after epoch 1, is intact"});
   EXPECT_EQ(read_file(dir.path() / "run" / "checkpoint.pt"), before);
 }
 

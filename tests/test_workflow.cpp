@@ -67,6 +67,16 @@ TEST(Workflow, TrainEvaluatePredictReportImport) {
   Result wrong = run("evaluate --dataset " + data + " --split test --predictions " + preds);
   EXPECT_EQ(wrong.status, 1);
   EXPECT_NE(wrong.output.find("is 10x10, the image is 32x40"), std::string::npos) << wrong.output;
+  // A task folder missing: an error when --tasks names it, said when the dataset has the task.
+  fs::rename(d / "mt" / "predictions" / "test" / "depth", d / "depth_moved");
+  Result named = run("evaluate --dataset " + data + " --split test --predictions " + preds + " --tasks semseg,depth");
+  EXPECT_EQ(named.status, 1);
+  EXPECT_NE(named.output.find("no prediction folder depth/ for task depth (named by --tasks)"), std::string::npos) << named.output;
+  Result partial = run("evaluate --dataset " + data + " --split test --predictions " + preds);
+  EXPECT_EQ(partial.status, 0) << partial.output;
+  EXPECT_NE(partial.output.find("scoring semseg; no predictions for the dataset's"), std::string::npos) << partial.output;
+  EXPECT_NE(partial.output.find("depth"), std::string::npos) << partial.output;
+  fs::rename(d / "depth_moved", d / "mt" / "predictions" / "test" / "depth");
   Result unknown = run("evaluate --dataset " + data + " --split test --predictions " + preds + " --tasks semseg,dpeth");
   EXPECT_EQ(unknown.status, 1);
   EXPECT_NE(unknown.output.find("unknown task 'dpeth'"), std::string::npos) << unknown.output;
@@ -126,6 +136,17 @@ TEST(Workflow, TrainEvaluatePredictReportImport) {
   ASSERT_EQ(info.status, 0) << info.output;
   EXPECT_NE(info.output.find("backbone"), std::string::npos);
   EXPECT_NE(info.output.find("FLOPs per image at 32x40"), std::string::npos) << info.output;
+  // Without best.pt, evaluate --run says it uses the last checkpoint.
+  fs::remove(d / "mt" / "best.pt");
+  Result last = run("evaluate --run " + (d / "mt").string());
+  EXPECT_EQ(last.status, 0) << last.output;
+  EXPECT_NE(last.output.find("no best.pt"), std::string::npos) << last.output;
+  EXPECT_NE(last.output.find("checkpoint.pt"), std::string::npos) << last.output;
+  // A file where a folder must be created: one line naming the path, not an internal error.
+  Result notdir = run("train --config " + (d / "mt.yaml").string() + " --out " + (d / "mt.yaml" / "run").string());
+  EXPECT_EQ(notdir.status, 1);
+  EXPECT_NE(notdir.output.find("mt.yaml/run: cannot create directories: Not a directory"), std::string::npos) << notdir.output;
+  EXPECT_EQ(notdir.output.find("internal error"), std::string::npos) << notdir.output;
   Result typo = run("train --config " + (d / "mt.yaml").string() + " --set train.epoch=3");
   EXPECT_EQ(typo.status, 1);
   EXPECT_NE(typo.output.find("unknown key 'train.epoch'"), std::string::npos) << typo.output;

@@ -131,6 +131,18 @@ int run_main(int argc, char** argv) {
     } catch (const Error& e) {
       std::fprintf(stderr, "%s: error: %s\n", command_path(s.app).c_str(), e.what());
       return 1;
+    } catch (const fs::filesystem_error& e) {
+      // "filesystem error: cannot create directories: Not a directory [p]" as "p: cannot create
+      // directories: Not a directory".
+      const std::string what = e.what(), prefix = "filesystem error: ";
+      std::string operation;
+      if (what.rfind(prefix, 0) == 0) {
+        const std::string rest = what.substr(prefix.size());
+        if (auto colon = rest.find(": "); colon != std::string::npos) operation = rest.substr(0, colon) + ": ";
+      }
+      std::fprintf(stderr, "%s: error: %s: %s%s\n", command_path(s.app).c_str(), e.path1().string().c_str(), operation.c_str(),
+                   e.code().message().c_str());
+      return 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: internal error: %s\n", command_path(s.app).c_str(), e.what());
       return 1;

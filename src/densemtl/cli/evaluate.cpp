@@ -4,6 +4,7 @@
 
 #include "densemtl/cli/common.h"
 #include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/data/dataset.h"
@@ -78,11 +79,18 @@ Subcommand add_evaluate(CLI::App& root) {
               std::vector<std::string> task_list;
               if (!o->tasks.empty()) {
                 task_list = tasks::canonical(split(o->tasks, ','));
+                for (const auto& t : task_list)
+                  if (!fs::is_directory(fs::path(o->predictions) / t))
+                    fail("{}: no prediction folder {}/ for task {} (named by --tasks)", o->predictions, t, t);
               } else {
+                std::vector<std::string> absent;
                 for (const auto& t : ds->info().tasks)
-                  if (fs::is_directory(fs::path(o->predictions) / t)) task_list.push_back(t);
+                  (fs::is_directory(fs::path(o->predictions) / t) ? task_list : absent).push_back(t);
                 if (task_list.empty())
                   fail("{}: no prediction folder for any task of the dataset ({})", o->predictions, join(ds->info().tasks, ", "));
+                if (!absent.empty())
+                  log_warn("{}: scoring {}; no predictions for the dataset's {} (no folder)", o->predictions, join(task_list, ", "),
+                           join(absent, ", "));
               }
               std::shared_ptr<const config::Config> edge;
               if (o->edge_max_dist > 0)

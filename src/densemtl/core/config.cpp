@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -278,6 +279,9 @@ struct Validator {
               error(item, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v,
                                       hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
             }
+            // A name listed twice in a list of choices (the same task twice) means nothing more.
+            for (std::size_t j = 0; !s.choices.empty() && j < i; ++j)
+              if (n[j].Scalar() == v) error(item, fmt::format("'{}' is listed twice (also {}[{}])", v, key, j));
             out.push_back(v);
           }
         }
@@ -306,11 +310,27 @@ struct Validator {
   }
 };
 
+// A key given twice in one mapping (YAML leaves it undefined; yaml-cpp keeps the first).
+void check_duplicate_keys(const YAML::Node& n, const std::string& source, const std::string& path) {
+  if (n.IsMap()) {
+    std::map<std::string, int> first_line;
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar(), full = path.empty() ? k : path + "." + k;
+      auto [it, added] = first_line.emplace(k, kv.first.Mark().line + 1);
+      if (!added) fail("{}:{}: {}: duplicate key (first given on line {})", source, kv.first.Mark().line + 1, full, it->second);
+      check_duplicate_keys(kv.second, source, full);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) check_duplicate_keys(e, source, path);
+  }
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
     YAML::Node n = YAML::Load(text);
     if (n.IsNull()) return YAML::Node(YAML::NodeType::Map);
     if (!n.IsMap()) fail("{}: expected a YAML mapping of keys at the top level", source);
+    check_duplicate_keys(n, source, "");
     return n;
   } catch (const YAML::ParserException& e) {
     fail("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
@@ -356,6 +376,7 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   } catch (const YAML::ParserException& e) {
     fail("--set {}: cannot parse the value ({})", expr, e.msg);
   }
+  check_duplicate_keys(parsed, "--set " + expr, key);
   if (!map_entry.empty()) {
     Spec entry = *spec;
     entry.type = Type::Float;

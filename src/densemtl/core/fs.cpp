@@ -55,19 +55,42 @@ void fsync_path(const fs::path& path) {
 }  // namespace
 
 void write_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write, bool durable) {
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  fs::path tmp = temp_name(path);
+  std::error_code ec;
+  // A symlink is written through to its target (the link stays); a device, FIFO or other special
+  // file (/dev/stdout, /dev/full) is written directly, since it cannot be replaced by a rename.
+  fs::path target = path;
+  if (fs::is_symlink(fs::symlink_status(path, ec))) {
+    target = fs::weakly_canonical(path, ec);
+    if (ec) fail("{}: cannot resolve the symbolic link ({})", path.string(), ec.message());
+  }
+  fs::file_status st = fs::status(target, ec);
+  if (fs::exists(st) && fs::is_directory(st)) fail("{}: is a folder, expected a file", path.string());
+  if (fs::exists(st) && !fs::is_regular_file(st)) {
+    write(target);
+    return;
+  }
+  if (target.has_parent_path()) {
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) fail("{}: cannot create the folder {} ({})", path.string(), target.parent_path().string(), ec.message());
+  }
+  fs::path tmp = temp_name(target);
   try {
     write(tmp);
     if (durable) fsync_path(tmp);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
+    fs::rename(tmp, target, ec);
     if (ec) fail("{}: cannot rename temporary file into place ({})", path.string(), ec.message());
-    if (durable && path.has_parent_path()) fsync_path(path.parent_path());
+    if (durable && target.has_parent_path()) fsync_path(target.parent_path());
   } catch (...) {
-    std::error_code ec;
     fs::remove(tmp, ec);
     throw;
+  }
+}
+
+void remove_temporary_files(const fs::path& folder) {
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file(ec) && name.find(".tmp.") != std::string::npos) fs::remove(it->path(), ec);
   }
 }
 
@@ -77,7 +100,7 @@ void write_file_atomic(const fs::path& path, const std::string& bytes, bool dura
     if (!out) fail("{}: cannot write ({})", path.string(), std::strerror(errno));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
-    if (!out) fail("{}: write error (disk full?)", path.string());
+    if (!out) fail("{}: write error ({})", path.string(), errno ? std::strerror(errno) : "disk full?");
   }, durable);
 }
 

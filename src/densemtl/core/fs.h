@@ -20,9 +20,13 @@ void require_dir(const fs::path& path, const std::string& what = "folder");
 // never sees a half-written file and a crash leaves the previous version intact. `durable` adds
 // fsync of the file and its folder (checkpoints), which costs milliseconds per file.
 void write_file_atomic(const fs::path& path, const std::string& bytes, bool durable = false);
+// A symbolic link is written through to its target, and a special file (a device such as
+// /dev/stdout, a FIFO) directly, not replaced.
 // Same for writers that need a path: `write(tmp)` writes the temporary file.
 void write_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write,
                   bool durable = false);
+// Removes the temporary files that killed writers left in `folder` (names with ".tmp.").
+void remove_temporary_files(const fs::path& folder);
 
 // A folder that is built under "<final>.partial" and renamed to its final name by commit().
 // If the object is destroyed without commit() the partial folder stays, visibly incomplete.

@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "densemtl/core/error.h"
@@ -30,21 +31,27 @@ Format detect_format(const fs::path& root) {
        "PASCAL-Context, no train/image/ as mtan); pass --format", root.string());
 }
 
-cv::Mat fit_label_to_image(const cv::Mat& label, cv::Size image_size, bool normals) {
-  if (label.size() == image_size) return label;
-  cv::Mat out;
-  cv::resize(label, out, image_size, 0, 0, normals ? cv::INTER_CUBIC : cv::INTER_NEAREST);
-  return out;
+void check_label(const std::string& task, const cv::Mat& label, cv::Size image_size) {
+  if (label.size() != image_size)
+    fail("label is {}x{} (H x W) but its image is {}x{}; labels must have their image's size", label.rows, label.cols,
+         image_size.height, image_size.width);
+  tasks::get(task).check_label(label);
 }
 
 std::vector<std::string> read_id_list(const fs::path& path) {
   std::string text = read_file(path);
   std::vector<std::string> ids;
+  std::map<std::string, int> first_line;
   std::istringstream in(text);
   std::string line;
+  int number = 0;
   while (std::getline(in, line)) {
+    ++number;
     std::string id = trim(line);
-    if (!id.empty()) ids.push_back(id);
+    if (id.empty()) continue;
+    auto [it, added] = first_line.emplace(id, number);
+    if (!added) fail("{}: id '{}' is listed twice (lines {} and {})", path.string(), id, it->second, number);
+    ids.push_back(id);
   }
   if (ids.empty()) fail("{}: split list is empty", path.string());
   return ids;

@@ -62,10 +62,12 @@ class Dataset {
 std::unique_ptr<Dataset> open_dataset(const fs::path& root, std::optional<Format> format = std::nullopt);
 Format detect_format(const fs::path& root);
 
-// Resizes a label that does not match the image size (nearest; cubic for 3-channel normals),
-// as the reference does at load time.
-cv::Mat fit_label_to_image(const cv::Mat& label, cv::Size image_size, bool normals);
-// Reads a split list (one id per line, blank lines ignored).
+// Fails when task `task`'s label as read cannot be right: its size differs from its image's (no
+// format densemtl reads stores labels at another resolution; the reference resized such labels
+// silently), or it holds values the task cannot mean (Task::check_label). Readers call it inside
+// with_context(file).
+void check_label(const std::string& task, const cv::Mat& label, cv::Size image_size);
+// Reads a split list (one id per line, blank lines ignored; an id listed twice is an error).
 std::vector<std::string> read_id_list(const fs::path& path);
 
 }  // namespace densemtl::data

@@ -1,6 +1,7 @@
 // Depth: metres per pixel, 0 = invalid.
 #include <opencv2/imgproc.hpp>
 
+#include "densemtl/core/error.h"
 #include "densemtl/tasks/colour.h"
 #include "densemtl/tasks/encode.h"
 #include "densemtl/tasks/losses.h"
@@ -37,6 +38,10 @@ class Depth : public Task {
   // Zooming in by `scale` brings the scene closer by the same factor.
   void after_scale(cv::Mat& label, double scale) const override { label /= scale; }
   void mark_ignore(cv::Mat& label) const override { label.setTo(kIgnore, label == 0); }
+  void check_label(const cv::Mat& label) const override {
+    Task::check_label(label);
+    if (const int n = cv::countNonZero(label < 0)) fail("{} negative depth value(s); depth is in metres, 0 = invalid", n);
+  }
   cv::Mat draw(const cv::Mat& value, const data::DatasetInfo&, const cv::Mat* reference) const override {
     const cv::Mat& range_from = reference ? *reference : value;
     cv::Mat valid = valid_depth(range_from);

@@ -1,5 +1,8 @@
-// What all tasks share: prediction files (PNG through OpenCV, .npy for float maps), the default KPI.
+// What all tasks share: prediction files (PNG through OpenCV, .npy for float maps), label value
+// checks, the default KPI.
 #include <opencv2/imgproc.hpp>
+
+#include <cmath>
 
 #include "densemtl/core/error.h"
 #include "densemtl/vision/io/image.h"
@@ -24,6 +27,24 @@ cv::Mat Task::read_prediction(const fs::path& file) const {
   cv::Mat m = image::read_gray(file);
   if (m.depth() != CV_8U) fail("{}: expected an 8-bit PNG", file.string());
   return m;
+}
+
+void Task::check_label(const cv::Mat& label) const {
+  if (label.depth() != CV_32F) return;  // integer labels are finite
+  const cv::Mat flat = label.reshape(1);
+  int count = 0, row = 0, col = 0;
+  for (int y = 0; y < flat.rows; ++y) {
+    const float* p = flat.ptr<float>(y);
+    for (int x = 0; x < flat.cols; ++x)
+      if (!std::isfinite(p[x]) && count++ == 0) {
+        row = y;
+        col = x / label.channels();
+      }
+  }
+  if (count)
+    fail("{} non-finite {} value(s) (the first at row {}, column {}); mark unlabelled pixels as the format says, not with "
+         "NaN or inf",
+         count, name(), row, col);
 }
 
 std::optional<double> Task::kpi(const OrderedJson& metrics) const {

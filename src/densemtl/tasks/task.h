@@ -93,6 +93,9 @@ class Task {
   virtual void after_resize(cv::Mat& /*label*/) const {}
   // Marks pixels without supervision with kIgnore (invalid depth, zero normals, ...).
   virtual void mark_ignore(cv::Mat& /*label*/) const {}
+  // Fails (without naming the file: readers add it) when a label as read holds values the task
+  // cannot mean: any non-finite value; depth also negative ones (0 is the invalid marker).
+  virtual void check_label(const cv::Mat& label) const;
 
   // A picture (RGB, CV_8UC3) of a label or of a prediction in label space. `reference`, when
   // given, is the ground truth of the same image, so that a prediction and its ground truth share

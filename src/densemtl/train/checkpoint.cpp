@@ -1,5 +1,7 @@
 #include "densemtl/train/checkpoint.h"
 
+#include <sstream>
+
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 
@@ -36,7 +38,10 @@ LoopState LoopState::from_json(const Json& j) {
 
 void save_checkpoint(const fs::path& file, models::ArchitectureImpl& model, torch::optim::Optimizer& optimizer,
                      const balancing::Balancer& balancer, const LoopState& state) {
-  write_atomic(file, [&](const fs::path& tmp) {
+  // Serialised in memory first: LibTorch's file writer throws from a destructor (aborting the
+  // process) when the disk fills; densemtl's writer reports it and leaves the old file intact.
+  std::ostringstream bytes;
+  {
     torch::serialize::OutputArchive a, o, b;
     write_model(a, model);
     optimizer.save(o);
@@ -49,8 +54,9 @@ void save_checkpoint(const fs::path& file, models::ArchitectureImpl& model, torc
       std::lock_guard<std::mutex> lock(gen.mutex());
       a.write("torch_rng", gen.get_state());
     }
-    a.save_to(tmp.string());
-  }, /*durable=*/true);
+    a.save_to(bytes);
+  }
+  write_file_atomic(file, bytes.str(), /*durable=*/true);
 }
 
 LoopState load_checkpoint(const fs::path& file, models::ArchitectureImpl& model, torch::optim::Optimizer& optimizer,
@@ -103,11 +109,11 @@ void read_model(torch::serialize::InputArchive& archive, torch::nn::Module& mode
 }
 
 void save_weights(models::ArchitectureImpl& model, const fs::path& file) {
-  write_atomic(file, [&](const fs::path& tmp) {
-    torch::serialize::OutputArchive a;
-    write_model(a, model);
-    a.save_to(tmp.string());
-  }, true);
+  std::ostringstream bytes;
+  torch::serialize::OutputArchive a;
+  write_model(a, model);
+  a.save_to(bytes);
+  write_file_atomic(file, bytes.str(), /*durable=*/true);
 }
 
 void load_weights(models::ArchitectureImpl& model, const fs::path& file) {

@@ -32,6 +32,8 @@ models::Architecture load_run_model(const Run& run, const data::DatasetInfo& inf
   if (fs::exists(run.best())) {
     load_weights(*model, run.best());
   } else if (fs::exists(run.checkpoint())) {
+    log_warn("{}: no best.pt (the run was not validated yet); using the model of its last checkpoint, {}", run.dir.string(),
+             run.checkpoint().filename().string());
     load_weights(*model, run.checkpoint());
   } else {
     fail("{}: the run has no trained model yet (no best.pt or checkpoint.pt)", run.dir.string());

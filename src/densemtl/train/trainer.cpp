@@ -117,6 +117,7 @@ Training::Training(const TrainOptions& options) : options_(options) {
            first_difference(saved.config->dump(), e.config->dump()));
   }
   fs::create_directories(dir);
+  remove_temporary_files(dir);  // left by a killed run's writers
   e.config->save(run_.config_file());
 
   setup_torch(e.threads);

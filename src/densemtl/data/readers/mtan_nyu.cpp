@@ -76,11 +76,8 @@ class MtanNyu : public Dataset {
       } else {
         fail("the mtan NYUv2 layout has no '{}' labels", task);
       }
-      s.labels[task] = with_context(path.string(), [&] {
-        if (label.size() != s.image.size())
-          fail("size {}x{} differs from the image's {}x{}", label.rows, label.cols, s.image.rows, s.image.cols);
-        return label;
-      });
+      with_context(path.string(), [&] { check_label(task, label, s.image.size()); });
+      s.labels[task] = label;
     }
     return s;
   }

@@ -79,7 +79,8 @@ class Nyud : public Dataset {
       cv::Mat label = read_label(task, path);
       s.labels[task] = with_context(path.string(), [&] {
         if (label.channels() != tasks::get(task).label_channels()) fail("wrong channel count");
-        return fit_label_to_image(label, s.image.size(), task == "normals");
+        check_label(task, label, s.image.size());
+        return label;
       });
     }
     return s;
@@ -110,13 +111,12 @@ class Nyud : public Dataset {
     if (task == "normals") return npy::read_mat(path, 3);
     if (task == "edge") {
       cv::Mat e = npy::read_mat(path, 1);
+      with_context(path.string(), [&] { tasks::get(task).check_label(e); });  // before the threshold hides NaN
       cv::threshold(e, e, 0.5, 1.0, cv::THRESH_BINARY);
       return e;
     }
     if (task == "depth") {
-      cv::Mat d = npy::read_mat(path, 1);
-      cv::patchNaNs(d, 0.0);
-      return d;
+      return npy::read_mat(path, 1);
     }
     fail("{}: no reader for task '{}'", path.string(), task);
   }

@@ -128,13 +128,13 @@ class PascalContext : public Dataset {
         // Scored like SEISM: seg2bmap of the label map (thinned by the metric).
         cv::Mat b;
         vision::seg2bmap(context_labels()).convertTo(b, CV_32F);
-        s.eval_labels[task] = with_context(where.string(), [&] { return fit_label_to_image(b, s.image.size(), false); });
+        with_context(where.string(), [&] { check_label(task, b, s.image.size()); });
+        s.eval_labels[task] = b;
       } else {
         fail("PASCAL-Context has no '{}' labels", task);
       }
-      s.labels[task] = with_context(where.string(), [&] {
-        return fit_label_to_image(label, s.image.size(), task == "normals");
-      });
+      with_context(where.string(), [&] { check_label(task, label, s.image.size()); });
+      s.labels[task] = label;
     }
     return s;
   }
