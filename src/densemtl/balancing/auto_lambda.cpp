@@ -67,7 +67,7 @@ class AutoLambda : public Balancer {
     auto g = torch::autograd::grad({objective}, params, {}, /*retain_graph=*/true, false, /*allow_unused=*/true);
     assign(params, axpy(original, -alpha, g));
     // 2. The main tasks' validation loss at θ'.
-    torch::Tensor d_norm_sq = torch::zeros({}, torch::kFloat64);
+    torch::Tensor d_norm_sq;  // on the parameters' device: one read-back, not one per tensor
     std::vector<torch::Tensor> d;
     {
       Losses val = context.validation_losses();
@@ -76,11 +76,15 @@ class AutoLambda : public Balancer {
         if (!term.auxiliary) primary = primary.defined() ? primary + term.value : term.value;
       auto grads = torch::autograd::grad({primary}, params, {}, false, false, true);
       for (auto& gr : grads) {
-        if (gr.defined()) d_norm_sq += gr.to(torch::kFloat64).pow(2).sum().cpu();
+        if (gr.defined()) {
+          torch::Tensor sq = gr.to(torch::kFloat64).pow(2).sum();
+          d_norm_sq = d_norm_sq.defined() ? d_norm_sq + sq : sq;
+        }
         d.push_back(gr);
       }
     }
-    const double eps = 0.01 / std::max(std::sqrt(d_norm_sq.item<double>()), 1e-20);
+    const double d_norm = d_norm_sq.defined() ? std::sqrt(d_norm_sq.item<double>()) : 0.0;
+    const double eps = 0.01 / std::max(d_norm, 1e-20);
     // 3. Finite differences of the training losses along d.
     assign(params, axpy(original, eps, d));
     torch::Tensor plus = torch::stack(context.recompute_losses().objectives()).to(torch::kCPU, torch::kFloat64);
