@@ -1,10 +1,13 @@
 #include "densemtl/vision/boundary_match.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <queue>
+
+#include <opencv2/imgproc.hpp>
 
 #include "densemtl/core/parallel.h"
 #include "densemtl/vision/thinning.h"
@@ -490,6 +493,305 @@ int find(std::vector<int>& parent, int x) {
 
 }  // namespace
 
+struct IncrementalMatcher::State {
+  // Pixels of the prediction set get a persistent id when they first appear; their gated ground-
+  // truth neighbours are listed once (left_start/left_right/left_cost), and each ground-truth pixel
+  // lists the gated edges of the prediction pixels in the set now (right_adj; left_pos[e] is edge
+  // e's place there, -1 while its pixel is out of the set).
+  int width = 0;
+  std::int64_t scale = 1, two_c = 0;
+  std::vector<int> gt_grid;
+  std::vector<cv::Point> gt_points;
+  std::vector<GroundTruth::Offset> offsets;
+  std::vector<int> id_of;  // pixel -> prediction id (-1: never seen)
+  BitImage current;        // the prediction set now
+  // Prediction side (ids).
+  std::vector<int> left_start{0}, left_right, left_pos;
+  std::vector<std::int64_t> left_cost;
+  std::vector<float> gt_distance;  // Euclidean distance to the nearest ground-truth pixel
+  double radius = 0;
+  std::vector<char> active;
+  std::vector<int> match_l;
+  std::vector<std::int64_t> dual_l, dist_l;
+  std::vector<int> prev_l;
+  // Ground-truth side.
+  struct RightEdge {
+    int id, edge;
+  };
+  std::vector<std::vector<RightEdge>> right_adj;
+  std::vector<int> match_r;
+  std::vector<std::int64_t> dual_r, dist_r;
+  std::vector<int> prev_r;
+  std::int64_t matches = 0;
+  // Free pixels whose dual is positive (ids; ground truth as ~j).
+  std::vector<int> deficient;
+  std::vector<int> touched;  // nodes with a finite distance (left: id, right: ~j)
+
+  std::int64_t weight(std::int64_t cost) const { return scale * (two_c - cost) - 1; }
+
+  int add_left(int pixel) {
+    const int id = static_cast<int>(active.size());
+    const int y = pixel / width, x = pixel % width, h = static_cast<int>(id_of.size()) / width;
+    // (Pixels farther than the gate from every ground-truth pixel have no edges; the margin only
+    // covers float rounding of the distance transform, the offsets decide.)
+    if (gt_distance[static_cast<std::size_t>(pixel)] <= radius + 0.01)
+      for (const auto& o : offsets) {
+      const int yy = y + o.dy, xx = x + o.dx;
+      if (yy < 0 || xx < 0 || yy >= h || xx >= width) continue;
+      const int j = gt_grid[static_cast<std::size_t>(yy) * static_cast<std::size_t>(width) + static_cast<std::size_t>(xx)];
+      if (j < 0) continue;
+      left_right.push_back(j);
+      left_cost.push_back(o.cost);
+      left_pos.push_back(-1);
+    }
+    left_start.push_back(static_cast<int>(left_right.size()));
+    active.push_back(0);
+    match_l.push_back(-1);
+    dual_l.push_back(0);
+    dist_l.push_back(kInf);
+    prev_l.push_back(-1);
+    id_of[static_cast<std::size_t>(pixel)] = id;
+    return id;
+  }
+
+  // A pixel joins: u = max(0, max (w - v)) keeps every edge feasible. When its best neighbour is
+  // free, the Hungarian step would augment to it at distance 0, so they are paired directly.
+  void activate(int id) {
+    const auto i = static_cast<std::size_t>(id);
+    active[i] = 1;
+    match_l[i] = -1;
+    std::int64_t u = 0;
+    int best = -1;
+    for (int e = left_start[i]; e < left_start[i + 1]; ++e) {
+      const auto ue = static_cast<std::size_t>(e);
+      const int j = left_right[ue];
+      auto& list = right_adj[static_cast<std::size_t>(j)];
+      left_pos[ue] = static_cast<int>(list.size());
+      list.push_back({id, e});
+      const std::int64_t slack = weight(left_cost[ue]) - dual_r[static_cast<std::size_t>(j)];
+      if (slack > u || (slack == u && best >= 0 && match_r[static_cast<std::size_t>(j)] < 0 && match_r[static_cast<std::size_t>(best)] >= 0)) {
+        u = slack;
+        best = j;
+      }
+    }
+    dual_l[i] = u;
+    if (u <= 0) return;
+    if (match_r[static_cast<std::size_t>(best)] < 0) {
+      pair(id, ~best);
+      ++matches;
+      return;
+    }
+    deficient.push_back(id);
+  }
+
+  void deactivate(int id) {
+    const auto i = static_cast<std::size_t>(id);
+    active[i] = 0;
+    dual_l[i] = 0;
+    for (int e = left_start[i]; e < left_start[i + 1]; ++e) {
+      const auto ue = static_cast<std::size_t>(e);
+      auto& list = right_adj[static_cast<std::size_t>(left_right[ue])];
+      const int pos = left_pos[ue];
+      list[static_cast<std::size_t>(pos)] = list.back();
+      left_pos[static_cast<std::size_t>(list.back().edge)] = pos;
+      list.pop_back();
+      left_pos[ue] = -1;
+    }
+    const int j = match_l[i];
+    if (j < 0) return;
+    match_l[i] = -1;
+    match_r[static_cast<std::size_t>(j)] = -1;
+    --matches;
+    if (dual_r[static_cast<std::size_t>(j)] > 0) deficient.push_back(~j);
+  }
+
+  // Node handles: left id >= 0, ground-truth j as ~j.
+  std::int64_t& dist(int n) { return n >= 0 ? dist_l[static_cast<std::size_t>(n)] : dist_r[static_cast<std::size_t>(~n)]; }
+  std::int64_t& dual(int n) { return n >= 0 ? dual_l[static_cast<std::size_t>(n)] : dual_r[static_cast<std::size_t>(~n)]; }
+  int& prev(int n) { return n >= 0 ? prev_l[static_cast<std::size_t>(n)] : prev_r[static_cast<std::size_t>(~n)]; }
+  // The partner of a node, as a node handle of the other side, or `none` when free.
+  static constexpr int kNone = std::numeric_limits<int>::min();
+  int partner(int n) const {
+    if (n >= 0) {
+      int j = match_l[static_cast<std::size_t>(n)];
+      return j < 0 ? kNone : ~j;
+    }
+    int i = match_r[static_cast<std::size_t>(~n)];
+    return i < 0 ? kNone : i;
+  }
+  void pair(int a, int b) {  // a, b: nodes of opposite sides
+    int i = a >= 0 ? a : b, j = a >= 0 ? ~b : ~a;
+    match_l[static_cast<std::size_t>(i)] = j;
+    match_r[static_cast<std::size_t>(j)] = i;
+  }
+  bool is_deficient(int n) const {
+    if (n >= 0) return active[static_cast<std::size_t>(n)] && match_l[static_cast<std::size_t>(n)] < 0 && dual_l[static_cast<std::size_t>(n)] > 0;
+    return match_r[static_cast<std::size_t>(~n)] < 0 && dual_r[static_cast<std::size_t>(~n)] > 0;
+  }
+  void set_dist(int n, std::int64_t d, int from) {
+    std::int64_t& slot = dist(n);
+    if (slot == kInf) touched.push_back(n);
+    slot = d;
+    prev(n) = from;
+  }
+
+  // The Hungarian step from a free node with a positive dual (see the class comment). Dijkstra over
+  // reduced costs u + v - w grows the alternating tree; a node of the other side is never queued:
+  // if free it is an augmenting end, if matched its partner follows at the same distance (matched
+  // edges are tight). The best event so far bounds the search: the root side's nodes leave at
+  // distance + dual, free nodes of the other side end a path at their distance; nothing at or
+  // beyond that distance can change the step, so it is neither queued nor settled.
+  void repair(int root) {
+    using Item = std::pair<std::int64_t, int>;
+    heap.clear();
+    settled.clear();
+    std::int64_t best = dual(root);
+    int best_node = root;
+    set_dist(root, 0, kNone);
+    heap.push_back({0, root});
+    auto cmp = std::greater<Item>();
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), cmp);
+      const auto [d, n] = heap.back();
+      heap.pop_back();
+      if (d >= best) break;
+      if (d != dist(n)) continue;
+      settled.push_back(n);
+      const std::int64_t dn = dual(n);
+      if (d + dn < best) {
+        best = d + dn;
+        best_node = n;
+      }
+      const int mate = partner(n);
+      auto relax = [&](int other, std::int64_t cost) {
+        if (other == mate) return;
+        const std::int64_t nd = d + dn + dual(other) - weight(cost);
+        if (nd >= best || nd >= dist(other)) return;
+        set_dist(other, nd, n);
+        const int next = partner(other);
+        if (next == kNone) {  // an augmenting path ends here
+          best = nd;
+          best_node = other;
+          return;
+        }
+        if (nd < dist(next)) {
+          set_dist(next, nd, other);
+          heap.push_back({nd, next});
+          std::push_heap(heap.begin(), heap.end(), cmp);
+        }
+      };
+      if (n >= 0) {
+        const auto i = static_cast<std::size_t>(n);
+        for (int e = left_start[i]; e < left_start[i + 1]; ++e)
+          relax(~left_right[static_cast<std::size_t>(e)], left_cost[static_cast<std::size_t>(e)]);
+      } else {
+        for (const auto& r : right_adj[static_cast<std::size_t>(~n)]) relax(r.id, left_cost[static_cast<std::size_t>(r.edge)]);
+      }
+    }
+    // Duals from the distances: the root side's settled nodes lose best - D, their partners on the
+    // tree (reached at the same distance) gain it.
+    for (int n : settled) {
+      const std::int64_t delta = best - dist(n);
+      if (delta <= 0) continue;
+      dual(n) -= delta;
+      if (n != root) dual(prev(n)) += delta;
+    }
+    const bool root_left = root >= 0;
+    if ((best_node >= 0) != root_left) {  // augment: flip the path from the root to best_node
+      int cur = best_node;
+      while (true) {
+        const int n = prev(cur);  // root side
+        const int old = partner(n);
+        pair(n, cur);
+        if (n == root) break;
+        cur = old;
+      }
+      ++matches;
+    } else if (best_node != root) {  // best_node leaves the matching; the path to it flips
+      int cur = partner(best_node);
+      if (best_node >= 0) match_l[static_cast<std::size_t>(best_node)] = -1;
+      else match_r[static_cast<std::size_t>(~best_node)] = -1;
+      while (true) {
+        const int n = prev(cur);
+        const int old = partner(n);
+        pair(n, cur);
+        if (n == root) break;
+        cur = old;
+      }
+    }
+    for (int n : touched) dist(n) = kInf;
+    touched.clear();
+  }
+  std::vector<std::pair<std::int64_t, int>> heap;
+  std::vector<int> settled;
+
+  std::int64_t update(const BitImage& prediction) {
+    CV_Assert(prediction.rows() == current.rows() && prediction.cols() == current.cols());
+    for (int y = 0; y < current.rows(); ++y) {
+      const std::uint64_t* p = prediction.row(y);
+      std::uint64_t* c = current.row(y);
+      for (int k = 0; k < current.words(); ++k) {
+        std::uint64_t diff = p[k] ^ c[k];
+        if (!diff) continue;
+        c[k] = p[k];
+        while (diff) {
+          const int b = __builtin_ctzll(diff);
+          diff &= diff - 1;
+          const int pixel = y * width + 64 * k + b - 1;
+          int id = id_of[static_cast<std::size_t>(pixel)];
+          if ((p[k] >> b) & 1U) {
+            if (id < 0) id = add_left(pixel);
+            activate(id);
+          } else {
+            deactivate(id);
+          }
+        }
+      }
+    }
+    while (!deficient.empty()) {
+      const int n = deficient.back();
+      deficient.pop_back();
+      if (is_deficient(n)) repair(n);
+    }
+    return matches;
+  }
+};
+
+IncrementalMatcher::IncrementalMatcher(const GroundTruth& gt) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.width = gt.size_.width;
+  s.gt_grid = gt.grid_;
+  s.gt_points = gt.points_;
+  s.offsets = gt.offsets_;
+  s.radius = gt.radius_;
+  {
+    cv::Mat background = cv::Mat::ones(gt.size_, CV_8U), distance;
+    for (const auto& p : gt.points_) background.at<std::uint8_t>(p) = 0;
+    if (gt.points_.empty()) distance = cv::Mat(gt.size_, CV_32F, cv::Scalar(1e9));
+    else cv::distanceTransform(background, distance, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    s.gt_distance.assign(distance.begin<float>(), distance.end<float>());
+  }
+  s.two_c = 2 * gt.outlier_;
+  s.scale = static_cast<std::int64_t>(gt.points_.size()) + 1;
+  s.id_of.assign(gt.grid_.size(), -1);
+  s.current = BitImage(gt.size_.height, gt.size_.width);
+  const std::size_t nr = gt.points_.size();
+  s.right_adj.resize(nr);
+  s.match_r.assign(nr, -1);
+  s.dual_r.assign(nr, 0);
+  s.dist_r.assign(nr, kInf);
+  s.prev_r.assign(nr, -1);
+}
+
+IncrementalMatcher::~IncrementalMatcher() = default;
+
+std::int64_t IncrementalMatcher::update(const BitImage& prediction) { return s_->update(prediction); }
+
+std::int64_t IncrementalMatcher::update(const cv::Mat& prediction) {
+  CV_Assert(prediction.type() == CV_8U);
+  return s_->update(BitImage(prediction));
+}
+
 GroundTruth::GroundTruth(const cv::Mat& boundaries, double max_dist, double outlier_cost)
     : size_(boundaries.size()) {
   CV_Assert(boundaries.type() == CV_8U);
@@ -605,32 +907,89 @@ std::vector<double> thresholds(int n) {
   return t;
 }
 
-std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& ts,
-                                 double max_dist, int threads) {
+namespace {
+
+// E = p / 255 >= t, with t at 1/100 steps, as integer levels: p >= level_at(t).
+int level_at(double t) { return static_cast<int>(std::ceil(t * 255.0 - 1e-9)); }
+
+cv::Mat binarise(const cv::Mat& prediction, double t) {
+  cv::Mat e(prediction.size(), CV_8U);
+  const int level = level_at(t);
+  for (int y = 0; y < e.rows; ++y) {
+    const auto* p = prediction.ptr<std::uint8_t>(y);
+    auto* o = e.ptr<std::uint8_t>(y);
+    for (int x = 0; x < e.cols; ++x) o[x] = p[x] >= level ? 1 : 0;
+  }
+  return e;
+}
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::vector<Counts> image_counts_reference(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& ts,
+                                           double max_dist) {
   CV_Assert(prediction.type() == CV_8U && prediction.size() == ground_truth.size());
   cv::Mat thinned = vision::thin(ground_truth != 0);
   const GroundTruth gt(thinned, max_dist);
-  std::int64_t sum_r = cv::countNonZero(thinned);
+  const std::int64_t sum_r = cv::countNonZero(thinned);
   std::vector<Counts> out(ts.size());
-  parallel_for(ts.size(), threads, [&](std::size_t k) {
-    // p / 255 >= t, with t at 1/100 steps: compare integer levels exactly.
-    cv::Mat e(prediction.size(), CV_8U);
-    const double level = ts[k] * 255.0;
-    for (int y = 0; y < e.rows; ++y) {
-      const auto* p = prediction.ptr<std::uint8_t>(y);
-      auto* o = e.ptr<std::uint8_t>(y);
-      for (int x = 0; x < e.cols; ++x) o[x] = p[x] >= level - 1e-9 ? 1 : 0;
-    }
-    e = vision::thin(e);
-    Counts c;
+  for (std::size_t k = 0; k < ts.size(); ++k) {
+    cv::Mat e = vision::thin(binarise(prediction, ts[k]));
+    Counts& c = out[k];
     c.sum_r = sum_r;
     c.sum_p = cv::countNonZero(e);
-    if (c.sum_p > 0 && sum_r > 0) {
-      Match m = correspond(e, gt);
-      c.cnt_r = c.cnt_p = m.matches;
-    }
-    out[k] = c;
-  });
+    if (c.sum_p > 0 && sum_r > 0) c.cnt_r = c.cnt_p = correspond(e, gt).matches;
+  }
+  return out;
+}
+
+std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& ts,
+                                 double max_dist, int threads, Profile* profile) {
+  CV_Assert(prediction.type() == CV_8U && prediction.size() == ground_truth.size());
+  cv::Mat thinned = vision::thin(ground_truth != 0);
+  const GroundTruth gt(thinned, max_dist);
+  const std::int64_t sum_r = cv::countNonZero(thinned);
+  const std::size_t n = ts.size();
+  std::vector<Counts> out(n);
+  if (profile) {
+    profile->binarised.assign(n, 0);
+    profile->thin_seconds.assign(n, 0.0);
+    profile->match_seconds.assign(n, 0.0);
+  }
+  // Thresholds from the highest down, so that the prediction set mostly grows from one to the
+  // next and the matching carries over. With several threads the thinned maps are made first,
+  // in parallel; with one, each is matched as soon as it is thinned.
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ts[a] > ts[b]; });
+  auto make = [&](std::size_t k) {
+    auto t0 = std::chrono::steady_clock::now();
+    BitImage e(prediction.rows, prediction.cols);
+    e.assign_at_least(prediction, level_at(ts[k]));
+    if (profile) profile->binarised[k] = e.count();
+    vision::thin(e);
+    if (profile) profile->thin_seconds[k] = since(t0);
+    return e;
+  };
+  std::vector<BitImage> maps;
+  if (threads > 1) {
+    maps.resize(n);
+    parallel_for(n, threads, [&](std::size_t k) { maps[k] = make(k); });
+  }
+  IncrementalMatcher matcher(gt);
+  for (std::size_t k : order) {
+    BitImage e = threads > 1 ? std::move(maps[k]) : make(k);
+    auto t0 = std::chrono::steady_clock::now();
+    Counts& c = out[k];
+    c.sum_r = sum_r;
+    c.sum_p = e.count();
+    if (sum_r > 0) c.cnt_r = c.cnt_p = matcher.update(e);
+    if (c.sum_p == 0) c.cnt_r = c.cnt_p = 0;
+    if (profile) profile->match_seconds[k] = since(t0);
+  }
   return out;
 }
 

@@ -17,7 +17,10 @@
 
 #include <opencv2/core.hpp>
 
+#include "densemtl/vision/thinning.h"
+
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace densemtl::vision::boundary {
@@ -25,6 +28,8 @@ namespace densemtl::vision::boundary {
 struct Counts {
   std::int64_t cnt_r = 0, sum_r = 0, cnt_p = 0, sum_p = 0;
 };
+
+class IncrementalMatcher;
 
 struct Match {
   std::int64_t matches = 0;   // matched pairs (each GT pixel and each predicted pixel at most once)
@@ -47,6 +52,7 @@ class GroundTruth {
 
  private:
   friend Match correspond(const cv::Mat&, const GroundTruth&, Algorithm);
+  friend class IncrementalMatcher;
   struct Offset {
     int dy, dx;
     std::int64_t cost;
@@ -66,14 +72,54 @@ Match correspond(const cv::Mat& prediction, const GroundTruth& ground_truth, Alg
 Match correspond(const cv::Mat& prediction, const cv::Mat& ground_truth, double max_dist, double outlier_cost = 100.0,
                  Algorithm algorithm = Algorithm::SuccessiveShortestPaths);
 
+// The optimal matching of a prediction set that changes (from one threshold to the next) against a
+// fixed ground truth, kept optimal across changes instead of solved again. It solves the same
+// problem as correspond() in its dual form - a maximum-weight matching with weights
+// w = 2C - c, scaled as (n + 1) w - 1 so that among the optimal matchings the one with the fewest
+// pairs is kept, as the successive-shortest-path solver stops at the first optimum - with dual
+// values u (prediction pixels) and v (ground-truth pixels): u, v >= 0, u + v >= w on every gated
+// pair, equality on matched pairs and zero duals on unmatched pixels prove optimality. A pixel
+// that leaves the set frees its partner, a pixel that joins gets u = max(0, max (w - v)); each
+// free pixel with a positive dual is then repaired by one Dijkstra search over reduced costs
+// (the Hungarian step): the alternating tree grows until it reaches a free pixel of the other
+// side (augment) or a pixel of the root's side whose dual reaches zero (it leaves the matching),
+// duals are updated from the distances, and every condition holds again. A search stays near its
+// root, so the work per threshold follows the pixels that changed, not the image.
+class IncrementalMatcher {
+ public:
+  explicit IncrementalMatcher(const GroundTruth& ground_truth);
+  ~IncrementalMatcher();
+  IncrementalMatcher(const IncrementalMatcher&) = delete;
+  IncrementalMatcher& operator=(const IncrementalMatcher&) = delete;
+  // Makes `prediction` (CV_8U, non-zero = boundary, the ground truth's size) the prediction set and
+  // returns the number of matched pairs of its optimal correspondence.
+  std::int64_t update(const cv::Mat& prediction);
+  std::int64_t update(const BitImage& prediction);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
 // The default thresholds 0.01, 0.02, ..., 0.99 (n = 99) or n evenly spaced in (0, 1).
 std::vector<double> thresholds(int n = 99);
+
+// Where one image's time goes, per threshold (filled by image_counts when asked).
+struct Profile {
+  std::vector<std::int64_t> binarised;    // foreground pixels before thinning
+  std::vector<double> thin_seconds, match_seconds;
+};
 
 // Counts of one image at every threshold. `prediction` holds 0..255 probabilities (CV_8U),
 // binarised as p / 255 >= t and thinned; `ground_truth` is a boundary map (CV_8U or CV_32F,
 // non-zero = boundary), thinned here. `threads` > 1 spreads the thresholds over threads.
 std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& thresholds,
-                                 double max_dist, int threads = 1);
+                                 double max_dist, int threads = 1, Profile* profile = nullptr);
+
+// The same counts, each threshold binarised, thinned and matched on its own from scratch (the
+// definition image_counts is tested against).
+std::vector<Counts> image_counts_reference(const cv::Mat& prediction, const cv::Mat& ground_truth, const std::vector<double>& thresholds,
+                                           double max_dist);
 
 struct Summary {
   double ods_f = 0, ods_p = 0, ods_r = 0, ods_t = 0;

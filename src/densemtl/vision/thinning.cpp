@@ -45,75 +45,122 @@ const Luts& luts() {
 const std::array<std::uint8_t, 256>& thin_lut_first() { return luts().first; }
 const std::array<std::uint8_t, 256>& thin_lut_second() { return luts().second; }
 
-cv::Mat thin(const cv::Mat& binary, int max_iterations) {
+BitImage::BitImage(int rows, int cols)
+    : rows_(rows), cols_(cols), words_((cols + 2 + 63) / 64),
+      bits_(static_cast<std::size_t>(rows + 2) * static_cast<std::size_t>((cols + 2 + 63) / 64), 0) {}
+
+BitImage::BitImage(const cv::Mat& binary) : BitImage(binary.rows, binary.cols) {
   CV_Assert(binary.type() == CV_8UC1);
-  const int h = binary.rows, w = binary.cols;
-  const int pw = w + 2;
-  // Padded copy: a zero border stands for "outside the image".
-  std::vector<std::uint8_t> img(static_cast<std::size_t>((h + 2) * pw), 0);
-  for (int y = 0; y < h; ++y) {
-    const std::uint8_t* row = binary.ptr<std::uint8_t>(y);
-    std::uint8_t* dst = img.data() + (y + 1) * pw + 1;
-    for (int x = 0; x < w; ++x) dst[x] = row[x] ? 1 : 0;
-  }
-  // Offsets of x1..x8: E, NE, N, NW, W, SW, S, SE.
-  const int off[8] = {1, -pw + 1, -pw, -pw - 1, -1, pw - 1, pw, pw + 1};
-  // Candidates: G1 (X_H = 1) needs a background 4-neighbour, so only foreground pixels with one
-  // can be deleted, and a pixel gains one only when a neighbour is deleted. The candidate list
-  // holds every such pixel (the border, plus neighbours of each deletion), so each subiteration
-  // examines the border rather than the whole foreground, with the same result.
-  std::vector<int> candidates;
-  std::vector<std::uint8_t> listed(img.size(), 0);
-  for (int y = 1; y <= h; ++y)
-    for (int x = 1; x <= w; ++x) {
-      int idx = y * pw + x;
-      const std::uint8_t* p = img.data() + idx;
-      if (*p && (!p[off[0]] || !p[off[2]] || !p[off[4]] || !p[off[6]])) {
-        candidates.push_back(idx);
-        listed[static_cast<std::size_t>(idx)] = 1;
+  assign_at_least(binary, 1);
+}
+
+void BitImage::assign_at_least(const cv::Mat& levels, int threshold) {
+  CV_Assert(levels.type() == CV_8UC1 && levels.rows == rows_ && levels.cols == cols_);
+  for (int y = 0; y < rows_; ++y) {
+    const std::uint8_t* p = levels.ptr<std::uint8_t>(y);
+    std::uint64_t* r = row(y);
+    for (int k = 0; k < words_; ++k) {
+      // Bits 1..64 of word k hold pixels 64k .. 64k + 63 (bit 0 of word 0 is the frame).
+      std::uint64_t word = 0;
+      const int x0 = 64 * k - 1;
+      for (int b = 0; b < 64; ++b) {
+        const int x = x0 + b;
+        if (x >= 0 && x < cols_ && p[x] >= threshold) word |= std::uint64_t{1} << b;
       }
+      r[k] = word;
     }
-  const auto& l = luts();
-  std::vector<int> remove, next;
-  for (int iter = 0; max_iterations < 0 || iter < max_iterations; ++iter) {
-    bool changed = false;
-    for (int sub = 0; sub < 2; ++sub) {
-      const auto& lut = sub == 0 ? l.first : l.second;
-      remove.clear();
-      for (int idx : candidates) {
-        const std::uint8_t* p = img.data() + idx;
-        int code = 0;
-        for (int k = 0; k < 8; ++k) code |= p[off[k]] << k;
-        if (lut[static_cast<std::size_t>(code)]) remove.push_back(idx);
-      }
-      if (remove.empty()) continue;
-      changed = true;
-      for (int idx : remove) img[static_cast<std::size_t>(idx)] = 0;
-      // Next candidates: the surviving ones and the foreground neighbours of deleted pixels.
-      next.clear();
-      for (int idx : candidates) {
-        if (img[static_cast<std::size_t>(idx)]) next.push_back(idx);
-        else listed[static_cast<std::size_t>(idx)] = 0;
-      }
-      for (int idx : remove)
-        for (int k = 0; k < 8; ++k) {
-          int n = idx + off[k];
-          if (img[static_cast<std::size_t>(n)] && !listed[static_cast<std::size_t>(n)]) {
-            listed[static_cast<std::size_t>(n)] = 1;
-            next.push_back(n);
-          }
-        }
-      candidates.swap(next);
-    }
-    if (!changed) break;
   }
-  cv::Mat out(h, w, CV_8UC1);
-  for (int y = 0; y < h; ++y) {
-    const std::uint8_t* src = img.data() + (y + 1) * pw + 1;
-    std::uint8_t* row = out.ptr<std::uint8_t>(y);
-    for (int x = 0; x < w; ++x) row[x] = src[x];
+}
+
+std::int64_t BitImage::count() const {
+  std::int64_t n = 0;
+  for (std::uint64_t w : bits_) n += __builtin_popcountll(w);
+  return n;
+}
+
+cv::Mat BitImage::to_mat() const {
+  cv::Mat out(rows_, cols_, CV_8UC1);
+  for (int y = 0; y < rows_; ++y) {
+    std::uint8_t* o = out.ptr<std::uint8_t>(y);
+    for (int x = 0; x < cols_; ++x) o[x] = get(y, x) ? 1 : 0;
   }
   return out;
+}
+
+cv::Mat thin(const cv::Mat& binary, int max_iterations) {
+  CV_Assert(binary.type() == CV_8UC1);
+  BitImage image(binary);
+  thin(image, max_iterations);
+  return image.to_mat();
+}
+
+void thin(BitImage& image, int max_iterations) {
+  const int h = image.rows(), nw = image.words();
+  // Neighbours of the 64 pixels of word k, from the rows above (a), at (c) and below (b): x_1 east,
+  // x_2 north-east, x_3 north, x_4 north-west, x_5 west, x_6 south-west, x_7 south, x_8 south-east.
+  auto east = [nw](const std::uint64_t* r, int k) { return (r[k] >> 1) | (k + 1 < nw ? r[k + 1] << 63 : 0); };
+  auto west = [](const std::uint64_t* r, int k) { return (r[k] << 1) | (k > 0 ? r[k - 1] >> 63 : 0); };
+  auto at_least_two = [](std::uint64_t p, std::uint64_t q, std::uint64_t r, std::uint64_t s) {
+    return (p & q) | (r & s) | ((p | q) & (r | s));
+  };
+  std::vector<std::uint64_t> remove(static_cast<std::size_t>(h) * static_cast<std::size_t>(nw), 0);
+  // changed[s % 2][y]: row y lost pixels in subiteration s. A pixel kept in a subiteration can only
+  // be deleted by the same table after a neighbour changed, so a row is evaluated when it or a
+  // neighbouring row changed in one of the last two subiterations.
+  std::vector<char> changed[2] = {std::vector<char>(static_cast<std::size_t>(h) + 2, 1), std::vector<char>(static_cast<std::size_t>(h) + 2, 1)};
+  std::vector<char> active(static_cast<std::size_t>(h), 0);
+  for (int iter = 0; max_iterations < 0 || iter < max_iterations; ++iter) {
+    bool any = false;
+    for (int sub = 0; sub < 2; ++sub) {
+      // Rows to evaluate (changed[] is indexed by y + 1).
+      for (int y = 0; y < h; ++y) {
+        const auto u = static_cast<std::size_t>(y);
+        active[u] = changed[0][u] || changed[0][u + 1] || changed[0][u + 2] || changed[1][u] || changed[1][u + 1] || changed[1][u + 2];
+      }
+      std::vector<char>& now = changed[sub];
+      bool deleted = false;
+      for (int y = 0; y < h; ++y) {
+        std::uint64_t* d = remove.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(nw);
+        if (!active[static_cast<std::size_t>(y)]) continue;
+        const std::uint64_t *a = image.row(y - 1), *c = image.row(y), *b = image.row(y + 1);
+        for (int k = 0; k < nw; ++k) {
+          const std::uint64_t p = c[k];
+          if (!p) {
+            d[k] = 0;
+            continue;
+          }
+          const std::uint64_t x1 = east(c, k), x2 = east(a, k), x3 = a[k], x4 = west(a, k);
+          const std::uint64_t x5 = west(c, k), x6 = west(b, k), x7 = b[k], x8 = east(b, k);
+          // G1: exactly one of the four b_i = !x_{2i-1} & (x_{2i} | x_{2i+1}).
+          const std::uint64_t b1 = ~x1 & (x2 | x3), b2 = ~x3 & (x4 | x5), b3 = ~x5 & (x6 | x7), b4 = ~x7 & (x8 | x1);
+          const std::uint64_t g1 = (b1 ^ b2 ^ b3 ^ b4) & ~at_least_two(b1, b2, b3, b4);
+          // G2: 2 <= min(n1, n2) <= 3 with n1 counting x_{2k-1} | x_{2k}, n2 counting x_{2k} | x_{2k+1}.
+          const std::uint64_t a1 = x1 | x2, a2 = x3 | x4, a3 = x5 | x6, a4 = x7 | x8;
+          const std::uint64_t c1 = x2 | x3, c2 = x4 | x5, c3 = x6 | x7, c4 = x8 | x1;
+          const std::uint64_t g2 = at_least_two(a1, a2, a3, a4) & at_least_two(c1, c2, c3, c4) &
+                                   (~(a1 & a2 & a3 & a4) | ~(c1 & c2 & c3 & c4));
+          // G3 = !((x2 | x3 | !x8) & x1);  G3' = !((x6 | x7 | !x4) & x5).
+          const std::uint64_t g3 = sub == 0 ? ~((x2 | x3 | ~x8) & x1) : ~((x6 | x7 | ~x4) & x5);
+          d[k] = p & g1 & g2 & g3;
+        }
+      }
+      for (int y = 0; y < h; ++y) {
+        char& flag = now[static_cast<std::size_t>(y) + 1];
+        flag = 0;
+        if (!active[static_cast<std::size_t>(y)]) continue;
+        const std::uint64_t* d = remove.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(nw);
+        std::uint64_t* c = image.row(y);
+        for (int k = 0; k < nw; ++k)
+          if (d[k]) {
+            c[k] &= ~d[k];
+            flag = 1;
+          }
+        deleted |= flag != 0;
+      }
+      any |= deleted;
+    }
+    if (!any) break;
+  }
 }
 
 }  // namespace densemtl::vision

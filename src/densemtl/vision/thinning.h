@@ -11,12 +11,41 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace densemtl::vision {
+
+// A binary image packed 64 pixels to a word, inside a one-pixel frame of zeros: pixel (y, x) is bit
+// (x + 1) % 64 of word (x + 1) / 64 of row y + 1; row(y) is valid for y in [-1, rows].
+class BitImage {
+ public:
+  BitImage() = default;
+  BitImage(int rows, int cols);
+  explicit BitImage(const cv::Mat& binary);  // CV_8U, non-zero = 1
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  int words() const { return words_; }
+  std::uint64_t* row(int y) { return bits_.data() + static_cast<std::size_t>(y + 1) * static_cast<std::size_t>(words_); }
+  const std::uint64_t* row(int y) const { return bits_.data() + static_cast<std::size_t>(y + 1) * static_cast<std::size_t>(words_); }
+  bool get(int y, int x) const { return (row(y)[(x + 1) >> 6] >> ((x + 1) & 63)) & 1U; }
+  std::int64_t count() const;
+  cv::Mat to_mat() const;  // CV_8U in {0, 1}
+  // Sets the image to level >= threshold over a CV_8U map (the frame stays 0).
+  void assign_at_least(const cv::Mat& levels, int threshold);
+
+ private:
+  int rows_ = 0, cols_ = 0, words_ = 0;
+  std::vector<std::uint64_t> bits_;
+};
 
 // `binary`: CV_8U, non-zero = foreground. Returns CV_8U in {0, 1}.
 // max_iterations < 0 means "until nothing changes" (MATLAB's Inf).
 cv::Mat thin(const cv::Mat& binary, int max_iterations = -1);
+
+// The same thinning in place on a packed image: each subiteration evaluates G1, G2 and G3 (or G3')
+// as Boolean expressions on 64 pixels at once, on the rows that can change (those next to a
+// deletion in the last two subiterations).
+void thin(BitImage& image, int max_iterations = -1);
 
 // The deletion tables, indexed by the 8-neighbour code: bit k-1 is neighbour x_k, with x_1 the
 // east neighbour and the others numbered counter-clockwise (x_2 north-east, x_3 north, ...).
