@@ -965,10 +965,43 @@ std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& groun
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ts[a] > ts[b]; });
+  // One thread: the binarised map of each threshold grows from the last one's by the pixels of the
+  // levels in between (pixels bucketed by level once). Several: each map is made on its own.
+  std::vector<int> by_level;  // pixel indices, highest level first
+  std::vector<std::size_t> level_end(257, 0);  // by_level[.. level_end[l]) have level >= l
+  if (threads <= 1) {
+    std::vector<std::size_t> histogram(256, 0);
+    for (int y = 0; y < prediction.rows; ++y) {
+      const auto* p = prediction.ptr<std::uint8_t>(y);
+      for (int x = 0; x < prediction.cols; ++x) ++histogram[p[x]];
+    }
+    std::vector<std::size_t> fill(256, 0);
+    std::size_t total = 0;
+    for (int l = 255; l >= 0; --l) {
+      fill[static_cast<std::size_t>(l)] = total;
+      total += histogram[static_cast<std::size_t>(l)];
+      level_end[static_cast<std::size_t>(l)] = total;
+    }
+    by_level.resize(total);
+    for (int y = 0; y < prediction.rows; ++y) {
+      const auto* p = prediction.ptr<std::uint8_t>(y);
+      for (int x = 0; x < prediction.cols; ++x) by_level[fill[p[x]]++] = y * prediction.cols + x;
+    }
+  }
+  BitImage raw(prediction.rows, prediction.cols);
+  std::size_t added = 0;
   auto make = [&](std::size_t k) {
     auto t0 = std::chrono::steady_clock::now();
-    BitImage e(prediction.rows, prediction.cols);
-    e.assign_at_least(prediction, level_at(ts[k]));
+    const int level = level_at(ts[k]);
+    BitImage e;
+    if (threads <= 1) {  // thresholds come in decreasing order here
+      const std::size_t end = level_end[static_cast<std::size_t>(std::clamp(level, 0, 256))];
+      for (; added < end; ++added) raw.set(by_level[added] / prediction.cols, by_level[added] % prediction.cols);
+      e = raw;
+    } else {
+      e = BitImage(prediction.rows, prediction.cols);
+      e.assign_at_least(prediction, level);
+    }
     if (profile) profile->binarised[k] = e.count();
     vision::thin(e);
     if (profile) profile->thin_seconds[k] = since(t0);

@@ -28,6 +28,7 @@ class BitImage {
   std::uint64_t* row(int y) { return bits_.data() + static_cast<std::size_t>(y + 1) * static_cast<std::size_t>(words_); }
   const std::uint64_t* row(int y) const { return bits_.data() + static_cast<std::size_t>(y + 1) * static_cast<std::size_t>(words_); }
   bool get(int y, int x) const { return (row(y)[(x + 1) >> 6] >> ((x + 1) & 63)) & 1U; }
+  void set(int y, int x) { row(y)[(x + 1) >> 6] |= std::uint64_t{1} << ((x + 1) & 63); }
   std::int64_t count() const;
   cv::Mat to_mat() const;  // CV_8U in {0, 1}
   // Sets the image to level >= threshold over a CV_8U map (the frame stays 0).
