@@ -725,29 +725,32 @@ struct IncrementalMatcher::State {
   std::vector<std::pair<std::int64_t, int>> heap;
   std::vector<int> settled;
 
+  // Pixels that left the set are taken out first, so that a pixel joining next to a freed
+  // ground-truth pixel (a boundary shifted by one) can take it over directly.
   std::int64_t update(const BitImage& prediction) {
     CV_Assert(prediction.rows() == current.rows() && prediction.cols() == current.cols());
-    for (int y = 0; y < current.rows(); ++y) {
-      const std::uint64_t* p = prediction.row(y);
-      std::uint64_t* c = current.row(y);
-      for (int k = 0; k < current.words(); ++k) {
-        std::uint64_t diff = p[k] ^ c[k];
-        if (!diff) continue;
-        c[k] = p[k];
-        while (diff) {
-          const int b = __builtin_ctzll(diff);
-          diff &= diff - 1;
-          const int pixel = y * width + 64 * k + b - 1;
-          int id = id_of[static_cast<std::size_t>(pixel)];
-          if ((p[k] >> b) & 1U) {
-            if (id < 0) id = add_left(pixel);
-            activate(id);
-          } else {
-            deactivate(id);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int y = 0; y < current.rows(); ++y) {
+        const std::uint64_t* p = prediction.row(y);
+        std::uint64_t* c = current.row(y);
+        for (int k = 0; k < current.words(); ++k) {
+          std::uint64_t diff = pass == 0 ? c[k] & ~p[k] : p[k] & ~c[k];
+          if (!diff) continue;
+          c[k] ^= diff;
+          while (diff) {
+            const int b = __builtin_ctzll(diff);
+            diff &= diff - 1;
+            const int pixel = y * width + 64 * k + b - 1;
+            int id = id_of[static_cast<std::size_t>(pixel)];
+            if (pass == 0) {
+              deactivate(id);
+            } else {
+              if (id < 0) id = add_left(pixel);
+              activate(id);
+            }
           }
         }
       }
-    }
     while (!deficient.empty()) {
       const int n = deficient.back();
       deficient.pop_back();
