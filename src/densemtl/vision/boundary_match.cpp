@@ -494,145 +494,132 @@ int find(std::vector<int>& parent, int x) {
 }  // namespace
 
 struct IncrementalMatcher::State {
-  // Pixels of the prediction set get a persistent id when they first appear; their gated ground-
-  // truth neighbours are listed once (left_start/left_right/left_cost), and each ground-truth pixel
-  // lists the gated edges of the prediction pixels in the set now (right_adj; left_pos[e] is edge
-  // e's place there, -1 while its pixel is out of the set).
-  int width = 0;
+  // Nodes: ground-truth pixels 0 .. nr - 1, then prediction pixels nr, nr + 1, ... in the order they
+  // first appeared (a pixel keeps its node when it leaves the set and comes back). A prediction
+  // node lists its gated ground-truth neighbours once (edge_start/edge_gt/edge_cost); a ground-
+  // truth node lists the edges of the prediction nodes in the set now (gt_edges; edge_pos[e] is
+  // edge e's place there, -1 while its prediction node is out of the set).
+  int width = 0, height = 0, nr = 0;
   std::int64_t scale = 1, two_c = 0;
-  std::vector<int> gt_grid;
-  std::vector<cv::Point> gt_points;
-  std::vector<GroundTruth::Offset> offsets;
-  std::vector<int> id_of;  // pixel -> prediction id (-1: never seen)
-  BitImage current;        // the prediction set now
-  // Prediction side (ids).
-  std::vector<int> left_start{0}, left_right, left_pos;
-  std::vector<std::int64_t> left_cost;
-  std::vector<float> gt_distance;  // Euclidean distance to the nearest ground-truth pixel
   double radius = 0;
-  std::vector<char> active;
-  std::vector<int> match_l;
-  std::vector<std::int64_t> dual_l, dist_l;
-  std::vector<int> prev_l;
-  // Ground-truth side.
-  struct RightEdge {
-    int id, edge;
-  };
-  std::vector<std::vector<RightEdge>> right_adj;
-  std::vector<int> match_r;
-  std::vector<std::int64_t> dual_r, dist_r;
-  std::vector<int> prev_r;
+  // Ground-truth pixels by row (they are listed in raster order): row y holds gt_x[row_start[y] ..
+  // row_start[y + 1]); the gate spans columns x +- half_width[|dy|] on row y + dy, at cost
+  // gate_cost[|dy|][|dx|].
+  std::vector<int> row_start, gt_x, half_width;
+  std::vector<std::vector<std::int64_t>> gate_cost;
+  std::vector<float> gt_distance;  // Euclidean distance to the nearest ground-truth pixel
+  std::vector<int> node_of;        // pixel -> prediction node (-1: never in the set)
+  BitImage current;                // the prediction set now
+  std::vector<int> edge_start{0};                 // by prediction node - nr
+  std::vector<int> edge_gt, edge_pred, edge_pos;  // by edge
+  std::vector<std::int64_t> edge_cost;
+  std::vector<std::vector<int>> gt_edges;  // by ground-truth node: edge indices
+  // Per node: in the set (ground truth always), partner (-1: free), dual, search distance and
+  // predecessor.
+  std::vector<char> in_set;
+  std::vector<int> mate, prev;
+  std::vector<std::int64_t> dual, dist;
   std::int64_t matches = 0;
-  // Free pixels whose dual is positive (ids; ground truth as ~j).
-  std::vector<int> deficient;
-  std::vector<int> touched;  // nodes with a finite distance (left: id, right: ~j)
+  std::vector<int> deficient;  // free nodes whose dual is positive (checked again when taken)
+  std::vector<int> touched, settled;
+  std::vector<std::pair<std::int64_t, int>> heap;
 
   std::int64_t weight(std::int64_t cost) const { return scale * (two_c - cost) - 1; }
+  bool is_gt(int n) const { return n < nr; }
+  int first_edge(int n) const { return edge_start[static_cast<std::size_t>(n - nr)]; }
+  int last_edge(int n) const { return edge_start[static_cast<std::size_t>(n - nr) + 1]; }
 
-  int add_left(int pixel) {
-    const int id = static_cast<int>(active.size());
-    const int y = pixel / width, x = pixel % width, h = static_cast<int>(id_of.size()) / width;
+  int add_node(int pixel) {
+    const int n = static_cast<int>(mate.size());
+    const int y = pixel / width, x = pixel % width;
     // (Pixels farther than the gate from every ground-truth pixel have no edges; the margin only
     // covers float rounding of the distance transform, the offsets decide.)
-    if (gt_distance[static_cast<std::size_t>(pixel)] <= radius + 0.01)
-      for (const auto& o : offsets) {
-      const int yy = y + o.dy, xx = x + o.dx;
-      if (yy < 0 || xx < 0 || yy >= h || xx >= width) continue;
-      const int j = gt_grid[static_cast<std::size_t>(yy) * static_cast<std::size_t>(width) + static_cast<std::size_t>(xx)];
-      if (j < 0) continue;
-      left_right.push_back(j);
-      left_cost.push_back(o.cost);
-      left_pos.push_back(-1);
+    if (gt_distance[static_cast<std::size_t>(pixel)] <= radius + 0.01) {
+      const int reach = static_cast<int>(half_width.size()) - 1;
+      for (int yy = std::max(0, y - reach); yy <= std::min(height - 1, y + reach); ++yy) {
+        const int ady = std::abs(yy - y), hw = half_width[static_cast<std::size_t>(ady)];
+        const auto first = gt_x.begin() + row_start[static_cast<std::size_t>(yy)];
+        const auto last = gt_x.begin() + row_start[static_cast<std::size_t>(yy) + 1];
+        for (auto it = std::lower_bound(first, last, x - hw); it != last && *it <= x + hw; ++it) {
+          edge_gt.push_back(static_cast<int>(it - gt_x.begin()));
+          edge_pred.push_back(n);
+          edge_cost.push_back(gate_cost[static_cast<std::size_t>(ady)][static_cast<std::size_t>(std::abs(*it - x))]);
+          edge_pos.push_back(-1);
+        }
+      }
     }
-    left_start.push_back(static_cast<int>(left_right.size()));
-    active.push_back(0);
-    match_l.push_back(-1);
-    dual_l.push_back(0);
-    dist_l.push_back(kInf);
-    prev_l.push_back(-1);
-    id_of[static_cast<std::size_t>(pixel)] = id;
-    return id;
+    edge_start.push_back(static_cast<int>(edge_gt.size()));
+    in_set.push_back(0);
+    mate.push_back(-1);
+    prev.push_back(-1);
+    dual.push_back(0);
+    dist.push_back(kInf);
+    node_of[static_cast<std::size_t>(pixel)] = n;
+    return n;
+  }
+
+  void pair(int a, int b) {
+    mate[static_cast<std::size_t>(a)] = b;
+    mate[static_cast<std::size_t>(b)] = a;
   }
 
   // A pixel joins: u = max(0, max (w - v)) keeps every edge feasible. When its best neighbour is
   // free, the Hungarian step would augment to it at distance 0, so they are paired directly.
-  void activate(int id) {
-    const auto i = static_cast<std::size_t>(id);
-    active[i] = 1;
-    match_l[i] = -1;
+  void join(int n) {
     std::int64_t u = 0;
     int best = -1;
-    for (int e = left_start[i]; e < left_start[i + 1]; ++e) {
+    for (int e = first_edge(n); e < last_edge(n); ++e) {
       const auto ue = static_cast<std::size_t>(e);
-      const int j = left_right[ue];
-      auto& list = right_adj[static_cast<std::size_t>(j)];
-      left_pos[ue] = static_cast<int>(list.size());
-      list.push_back({id, e});
-      const std::int64_t slack = weight(left_cost[ue]) - dual_r[static_cast<std::size_t>(j)];
-      if (slack > u || (slack == u && best >= 0 && match_r[static_cast<std::size_t>(j)] < 0 && match_r[static_cast<std::size_t>(best)] >= 0)) {
+      const int j = edge_gt[ue];
+      auto& list = gt_edges[static_cast<std::size_t>(j)];
+      edge_pos[ue] = static_cast<int>(list.size());
+      list.push_back(e);
+      const std::int64_t slack = weight(edge_cost[ue]) - dual[static_cast<std::size_t>(j)];
+      if (slack > u || (slack == u && best >= 0 && mate[static_cast<std::size_t>(j)] < 0 && mate[static_cast<std::size_t>(best)] >= 0)) {
         u = slack;
         best = j;
       }
     }
-    dual_l[i] = u;
+    const auto un = static_cast<std::size_t>(n);
+    in_set[un] = 1;
+    dual[un] = u;
+    mate[un] = -1;
     if (u <= 0) return;
-    if (match_r[static_cast<std::size_t>(best)] < 0) {
-      pair(id, ~best);
+    if (mate[static_cast<std::size_t>(best)] < 0) {
+      pair(n, best);
       ++matches;
       return;
     }
-    deficient.push_back(id);
+    deficient.push_back(n);
   }
 
-  void deactivate(int id) {
-    const auto i = static_cast<std::size_t>(id);
-    active[i] = 0;
-    dual_l[i] = 0;
-    for (int e = left_start[i]; e < left_start[i + 1]; ++e) {
+  // A pixel leaves: its edges leave the ground-truth lists, its partner becomes free.
+  void leave(int n) {
+    for (int e = first_edge(n); e < last_edge(n); ++e) {
       const auto ue = static_cast<std::size_t>(e);
-      auto& list = right_adj[static_cast<std::size_t>(left_right[ue])];
-      const int pos = left_pos[ue];
+      auto& list = gt_edges[static_cast<std::size_t>(edge_gt[ue])];
+      const int pos = edge_pos[ue];
       list[static_cast<std::size_t>(pos)] = list.back();
-      left_pos[static_cast<std::size_t>(list.back().edge)] = pos;
+      edge_pos[static_cast<std::size_t>(list.back())] = pos;
       list.pop_back();
-      left_pos[ue] = -1;
+      edge_pos[ue] = -1;
     }
-    const int j = match_l[i];
+    const auto un = static_cast<std::size_t>(n);
+    in_set[un] = 0;
+    dual[un] = 0;
+    const int j = mate[un];
     if (j < 0) return;
-    match_l[i] = -1;
-    match_r[static_cast<std::size_t>(j)] = -1;
+    mate[un] = -1;
+    mate[static_cast<std::size_t>(j)] = -1;
     --matches;
-    if (dual_r[static_cast<std::size_t>(j)] > 0) deficient.push_back(~j);
+    if (dual[static_cast<std::size_t>(j)] > 0) deficient.push_back(j);
   }
 
-  // Node handles: left id >= 0, ground-truth j as ~j.
-  std::int64_t& dist(int n) { return n >= 0 ? dist_l[static_cast<std::size_t>(n)] : dist_r[static_cast<std::size_t>(~n)]; }
-  std::int64_t& dual(int n) { return n >= 0 ? dual_l[static_cast<std::size_t>(n)] : dual_r[static_cast<std::size_t>(~n)]; }
-  int& prev(int n) { return n >= 0 ? prev_l[static_cast<std::size_t>(n)] : prev_r[static_cast<std::size_t>(~n)]; }
-  // The partner of a node, as a node handle of the other side, or `none` when free.
-  static constexpr int kNone = std::numeric_limits<int>::min();
-  int partner(int n) const {
-    if (n >= 0) {
-      int j = match_l[static_cast<std::size_t>(n)];
-      return j < 0 ? kNone : ~j;
-    }
-    int i = match_r[static_cast<std::size_t>(~n)];
-    return i < 0 ? kNone : i;
-  }
-  void pair(int a, int b) {  // a, b: nodes of opposite sides
-    int i = a >= 0 ? a : b, j = a >= 0 ? ~b : ~a;
-    match_l[static_cast<std::size_t>(i)] = j;
-    match_r[static_cast<std::size_t>(j)] = i;
-  }
-  bool is_deficient(int n) const {
-    if (n >= 0) return active[static_cast<std::size_t>(n)] && match_l[static_cast<std::size_t>(n)] < 0 && dual_l[static_cast<std::size_t>(n)] > 0;
-    return match_r[static_cast<std::size_t>(~n)] < 0 && dual_r[static_cast<std::size_t>(~n)] > 0;
-  }
   void set_dist(int n, std::int64_t d, int from) {
-    std::int64_t& slot = dist(n);
+    std::int64_t& slot = dist[static_cast<std::size_t>(n)];
     if (slot == kInf) touched.push_back(n);
     slot = d;
-    prev(n) = from;
+    prev[static_cast<std::size_t>(n)] = from;
   }
 
   // The Hungarian step from a free node with a positive dual (see the class comment). Dijkstra over
@@ -642,88 +629,76 @@ struct IncrementalMatcher::State {
   // distance + dual, free nodes of the other side end a path at their distance; nothing at or
   // beyond that distance can change the step, so it is neither queued nor settled.
   void repair(int root) {
-    using Item = std::pair<std::int64_t, int>;
+    const auto cmp = std::greater<std::pair<std::int64_t, int>>();
     heap.clear();
     settled.clear();
-    std::int64_t best = dual(root);
+    std::int64_t best = dual[static_cast<std::size_t>(root)];
     int best_node = root;
-    set_dist(root, 0, kNone);
+    set_dist(root, 0, -1);
     heap.push_back({0, root});
-    auto cmp = std::greater<Item>();
-    while (!heap.empty()) {
+    while (!heap.empty() && heap.front().first < best) {
       std::pop_heap(heap.begin(), heap.end(), cmp);
       const auto [d, n] = heap.back();
       heap.pop_back();
-      if (d >= best) break;
-      if (d != dist(n)) continue;
+      const auto un = static_cast<std::size_t>(n);
+      if (d != dist[un]) continue;
       settled.push_back(n);
-      const std::int64_t dn = dual(n);
+      const std::int64_t dn = dual[un];
       if (d + dn < best) {
         best = d + dn;
         best_node = n;
       }
-      const int mate = partner(n);
+      const int own = mate[un];
       auto relax = [&](int other, std::int64_t cost) {
-        if (other == mate) return;
-        const std::int64_t nd = d + dn + dual(other) - weight(cost);
-        if (nd >= best || nd >= dist(other)) return;
+        const auto uo = static_cast<std::size_t>(other);
+        const std::int64_t nd = d + dn + dual[uo] - weight(cost);
+        if (nd >= best || nd >= dist[uo] || other == own) return;
         set_dist(other, nd, n);
-        const int next = partner(other);
-        if (next == kNone) {  // an augmenting path ends here
+        const int next = mate[uo];
+        if (next < 0) {  // an augmenting path ends here
           best = nd;
           best_node = other;
-          return;
-        }
-        if (nd < dist(next)) {
+        } else if (nd < dist[static_cast<std::size_t>(next)]) {
           set_dist(next, nd, other);
           heap.push_back({nd, next});
           std::push_heap(heap.begin(), heap.end(), cmp);
         }
       };
-      if (n >= 0) {
-        const auto i = static_cast<std::size_t>(n);
-        for (int e = left_start[i]; e < left_start[i + 1]; ++e)
-          relax(~left_right[static_cast<std::size_t>(e)], left_cost[static_cast<std::size_t>(e)]);
+      if (is_gt(n)) {
+        for (int e : gt_edges[un]) relax(edge_pred[static_cast<std::size_t>(e)], edge_cost[static_cast<std::size_t>(e)]);
       } else {
-        for (const auto& r : right_adj[static_cast<std::size_t>(~n)]) relax(r.id, left_cost[static_cast<std::size_t>(r.edge)]);
+        for (int e = first_edge(n); e < last_edge(n); ++e) relax(edge_gt[static_cast<std::size_t>(e)], edge_cost[static_cast<std::size_t>(e)]);
       }
     }
     // Duals from the distances: the root side's settled nodes lose best - D, their partners on the
     // tree (reached at the same distance) gain it.
     for (int n : settled) {
-      const std::int64_t delta = best - dist(n);
+      const std::int64_t delta = best - dist[static_cast<std::size_t>(n)];
       if (delta <= 0) continue;
-      dual(n) -= delta;
-      if (n != root) dual(prev(n)) += delta;
+      dual[static_cast<std::size_t>(n)] -= delta;
+      if (n != root) dual[static_cast<std::size_t>(prev[static_cast<std::size_t>(n)])] += delta;
     }
-    const bool root_left = root >= 0;
-    if ((best_node >= 0) != root_left) {  // augment: flip the path from the root to best_node
+    // Flip the path from the root: to best_node when it is a free node of the other side (one more
+    // pair); to best_node's partner when best_node is of the root's side (best_node leaves).
+    if (best_node != root) {
       int cur = best_node;
-      while (true) {
-        const int n = prev(cur);  // root side
-        const int old = partner(n);
-        pair(n, cur);
-        if (n == root) break;
-        cur = old;
+      if (is_gt(best_node) == is_gt(root)) {
+        cur = mate[static_cast<std::size_t>(best_node)];
+        mate[static_cast<std::size_t>(best_node)] = -1;
+      } else {
+        ++matches;
       }
-      ++matches;
-    } else if (best_node != root) {  // best_node leaves the matching; the path to it flips
-      int cur = partner(best_node);
-      if (best_node >= 0) match_l[static_cast<std::size_t>(best_node)] = -1;
-      else match_r[static_cast<std::size_t>(~best_node)] = -1;
       while (true) {
-        const int n = prev(cur);
-        const int old = partner(n);
+        const int n = prev[static_cast<std::size_t>(cur)];  // root side
+        const int old = mate[static_cast<std::size_t>(n)];
         pair(n, cur);
         if (n == root) break;
         cur = old;
       }
     }
-    for (int n : touched) dist(n) = kInf;
+    for (int n : touched) dist[static_cast<std::size_t>(n)] = kInf;
     touched.clear();
   }
-  std::vector<std::pair<std::int64_t, int>> heap;
-  std::vector<int> settled;
 
   // Pixels that left the set are taken out first, so that a pixel joining next to a freed
   // ground-truth pixel (a boundary shifted by one) can take it over directly.
@@ -741,12 +716,12 @@ struct IncrementalMatcher::State {
             const int b = __builtin_ctzll(diff);
             diff &= diff - 1;
             const int pixel = y * width + 64 * k + b - 1;
-            int id = id_of[static_cast<std::size_t>(pixel)];
+            int n = node_of[static_cast<std::size_t>(pixel)];
             if (pass == 0) {
-              deactivate(id);
+              leave(n);
             } else {
-              if (id < 0) id = add_left(pixel);
-              activate(id);
+              if (n < 0) n = add_node(pixel);
+              join(n);
             }
           }
         }
@@ -754,7 +729,8 @@ struct IncrementalMatcher::State {
     while (!deficient.empty()) {
       const int n = deficient.back();
       deficient.pop_back();
-      if (is_deficient(n)) repair(n);
+      const auto un = static_cast<std::size_t>(n);
+      if (in_set[un] && mate[un] < 0 && dual[un] > 0) repair(n);
     }
     return matches;
   }
@@ -763,10 +739,25 @@ struct IncrementalMatcher::State {
 IncrementalMatcher::IncrementalMatcher(const GroundTruth& gt) : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.width = gt.size_.width;
-  s.gt_grid = gt.grid_;
-  s.gt_points = gt.points_;
-  s.offsets = gt.offsets_;
+  s.height = gt.size_.height;
+  s.nr = static_cast<int>(gt.points_.size());
   s.radius = gt.radius_;
+  s.row_start.assign(static_cast<std::size_t>(s.height) + 1, 0);
+  for (const auto& p : gt.points_) {
+    ++s.row_start[static_cast<std::size_t>(p.y) + 1];
+    s.gt_x.push_back(p.x);
+  }
+  for (int y = 0; y < s.height; ++y) s.row_start[static_cast<std::size_t>(y) + 1] += s.row_start[static_cast<std::size_t>(y)];
+  for (const auto& o : gt.offsets_) {  // the gate: every offset within the radius, with its cost
+    const auto ady = static_cast<std::size_t>(std::abs(o.dy)), adx = static_cast<std::size_t>(std::abs(o.dx));
+    if (s.half_width.size() <= ady) {
+      s.half_width.resize(ady + 1, 0);
+      s.gate_cost.resize(ady + 1);
+    }
+    s.half_width[ady] = std::max(s.half_width[ady], static_cast<int>(adx));
+    if (s.gate_cost[ady].size() <= adx) s.gate_cost[ady].resize(adx + 1, 0);
+    s.gate_cost[ady][adx] = o.cost;
+  }
   {
     cv::Mat background = cv::Mat::ones(gt.size_, CV_8U), distance;
     for (const auto& p : gt.points_) background.at<std::uint8_t>(p) = 0;
@@ -775,15 +766,16 @@ IncrementalMatcher::IncrementalMatcher(const GroundTruth& gt) : s_(std::make_uni
     s.gt_distance.assign(distance.begin<float>(), distance.end<float>());
   }
   s.two_c = 2 * gt.outlier_;
-  s.scale = static_cast<std::int64_t>(gt.points_.size()) + 1;
-  s.id_of.assign(gt.grid_.size(), -1);
+  s.scale = static_cast<std::int64_t>(s.nr) + 1;
+  s.node_of.assign(gt.grid_.size(), -1);
   s.current = BitImage(gt.size_.height, gt.size_.width);
-  const std::size_t nr = gt.points_.size();
-  s.right_adj.resize(nr);
-  s.match_r.assign(nr, -1);
-  s.dual_r.assign(nr, 0);
-  s.dist_r.assign(nr, kInf);
-  s.prev_r.assign(nr, -1);
+  const auto nr = static_cast<std::size_t>(s.nr);
+  s.gt_edges.resize(nr);
+  s.in_set.assign(nr, 1);
+  s.mate.assign(nr, -1);
+  s.prev.assign(nr, -1);
+  s.dual.assign(nr, 0);
+  s.dist.assign(nr, kInf);
 }
 
 IncrementalMatcher::~IncrementalMatcher() = default;
