@@ -493,6 +493,51 @@ int find(std::vector<int>& parent, int x) {
 
 }  // namespace
 
+// A 4-ary min-heap of (distance, node): shallower than a binary heap, its children share a cache
+// line.
+class QuadHeap {
+ public:
+  using Item = std::pair<std::int64_t, int>;
+  void clear() { items_.clear(); }
+  bool empty() const { return items_.empty(); }
+  const Item& top() const { return items_.front(); }
+  void push(Item item) {
+    std::size_t i = items_.size();
+    items_.push_back(item);
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!(item < items_[parent])) break;
+      items_[i] = items_[parent];
+      i = parent;
+    }
+    items_[i] = item;
+  }
+  Item pop() {
+    const Item out = items_.front();
+    const Item last = items_.back();
+    items_.pop_back();
+    const std::size_t n = items_.size();
+    if (n == 0) return out;
+    std::size_t i = 0;
+    while (true) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t end = std::min(first + 4, n);
+      for (std::size_t c = first + 1; c < end; ++c)
+        if (items_[c] < items_[best]) best = c;
+      if (!(items_[best] < last)) break;
+      items_[i] = items_[best];
+      i = best;
+    }
+    items_[i] = last;
+    return out;
+  }
+
+ private:
+  std::vector<Item> items_;
+};
+
 struct IncrementalMatcher::State {
   // Nodes: ground-truth pixels 0 .. nr - 1, then prediction pixels nr, nr + 1, ... in the order they
   // first appeared (a pixel keeps its node when it leaves the set and comes back). A prediction
@@ -522,7 +567,7 @@ struct IncrementalMatcher::State {
   std::int64_t matches = 0;
   std::vector<int> deficient;  // free nodes whose dual is positive (checked again when taken)
   std::vector<int> touched, settled;
-  std::vector<std::pair<std::int64_t, int>> heap;
+  QuadHeap heap;
 
   std::int64_t weight(std::int64_t cost) const { return scale * (two_c - cost) - 1; }
   bool is_gt(int n) const { return n < nr; }
@@ -629,17 +674,14 @@ struct IncrementalMatcher::State {
   // distance + dual, free nodes of the other side end a path at their distance; nothing at or
   // beyond that distance can change the step, so it is neither queued nor settled.
   void repair(int root) {
-    const auto cmp = std::greater<std::pair<std::int64_t, int>>();
     heap.clear();
     settled.clear();
     std::int64_t best = dual[static_cast<std::size_t>(root)];
     int best_node = root;
     set_dist(root, 0, -1);
-    heap.push_back({0, root});
-    while (!heap.empty() && heap.front().first < best) {
-      std::pop_heap(heap.begin(), heap.end(), cmp);
-      const auto [d, n] = heap.back();
-      heap.pop_back();
+    heap.push({0, root});
+    while (!heap.empty() && heap.top().first < best) {
+      const auto [d, n] = heap.pop();
       const auto un = static_cast<std::size_t>(n);
       if (d != dist[un]) continue;
       settled.push_back(n);
@@ -660,8 +702,7 @@ struct IncrementalMatcher::State {
           best_node = other;
         } else if (nd < dist[static_cast<std::size_t>(next)]) {
           set_dist(next, nd, other);
-          heap.push_back({nd, next});
-          std::push_heap(heap.begin(), heap.end(), cmp);
+          heap.push({nd, next});
         }
       };
       if (is_gt(n)) {

@@ -109,8 +109,11 @@ void thin(BitImage& image, int max_iterations) {
     const std::uint64_t *a = image.row(y - 1), *c = image.row(y), *b = image.row(y + 1);
     const std::uint64_t p = c[k];
     if (!p) return 0;
-    const std::uint64_t x1 = east(c, k), x2 = east(a, k), x3 = a[k], x4 = west(a, k);
-    const std::uint64_t x5 = west(c, k), x6 = west(b, k), x7 = b[k], x8 = east(b, k);
+    const std::uint64_t x1 = east(c, k), x3 = a[k], x5 = west(c, k), x7 = b[k];
+    // G1 needs a background 4-neighbour (some !x_{2i-1}): interior pixels stay.
+    const std::uint64_t border = p & ~(x1 & x3 & x5 & x7);
+    if (!border) return 0;
+    const std::uint64_t x2 = east(a, k), x4 = west(a, k), x6 = west(b, k), x8 = east(b, k);
     // G1: exactly one of the four b_i = !x_{2i-1} & (x_{2i} | x_{2i+1}).
     const std::uint64_t b1 = ~x1 & (x2 | x3), b2 = ~x3 & (x4 | x5), b3 = ~x5 & (x6 | x7), b4 = ~x7 & (x8 | x1);
     const std::uint64_t g1 = (b1 ^ b2 ^ b3 ^ b4) & ~at_least_two(b1, b2, b3, b4);
@@ -121,7 +124,7 @@ void thin(BitImage& image, int max_iterations) {
         at_least_two(a1, a2, a3, a4) & at_least_two(c1, c2, c3, c4) & (~(a1 & a2 & a3 & a4) | ~(c1 & c2 & c3 & c4));
     // G3 = !((x2 | x3 | !x8) & x1);  G3' = !((x6 | x7 | !x4) & x5).
     const std::uint64_t g3 = sub == 0 ? ~((x2 | x3 | ~x8) & x1) : ~((x6 | x7 | ~x4) & x5);
-    return p & g1 & g2 & g3;
+    return border & g1 & g2 & g3;
   };
   // A pixel kept in a subiteration can only be deleted by the same table after a neighbour
   // changed, so from the third subiteration on only the words at or next to a word that lost pixels
