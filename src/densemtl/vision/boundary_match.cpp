@@ -541,24 +541,21 @@ class QuadHeap {
 struct IncrementalMatcher::State {
   // Nodes: ground-truth pixels 0 .. nr - 1, then prediction pixels nr, nr + 1, ... in the order they
   // first appeared (a pixel keeps its node when it leaves the set and comes back). A prediction
-  // node lists its gated ground-truth neighbours once (edge_start/edge_gt/edge_cost); a ground-
-  // truth node lists the edges of the prediction nodes in the set now (gt_edges; edge_pos[e] is
-  // edge e's place there, -1 while its prediction node is out of the set).
+  // node lists its gated ground-truth neighbours once (edge_start/edge_gt/edge_cost); the
+  // prediction neighbours of a ground-truth node are read from the set's bits inside the gate.
   int width = 0, height = 0, nr = 0;
   std::int64_t scale = 1, two_c = 0;
   double radius = 0;
   // Ground-truth pixels by row (they are listed in raster order): row y holds gt_x[row_start[y] ..
   // row_start[y + 1]); the gate spans columns x +- half_width[|dy|] on row y + dy, at cost
   // gate_cost[|dy|][|dx|].
-  std::vector<int> row_start, gt_x, half_width;
-  std::vector<std::vector<std::int64_t>> gate_cost;
+  std::vector<int> row_start, gt_x, gt_y, half_width;
+  std::vector<std::vector<int>> gate_cost;
   std::vector<float> gt_distance;  // Euclidean distance to the nearest ground-truth pixel
   std::vector<int> node_of;        // pixel -> prediction node (-1: never in the set)
   BitImage current;                // the prediction set now
-  std::vector<int> edge_start{0};                 // by prediction node - nr
-  std::vector<int> edge_gt, edge_pred, edge_pos;  // by edge
-  std::vector<std::int64_t> edge_cost;
-  std::vector<std::vector<int>> gt_edges;  // by ground-truth node: edge indices
+  std::vector<int> edge_start{0};  // by prediction node - nr
+  std::vector<int> edge_gt, edge_cost;
   // Per node: in the set (ground truth always), partner (-1: free), dual, search distance and
   // predecessor.
   std::vector<char> in_set;
@@ -587,9 +584,7 @@ struct IncrementalMatcher::State {
         const auto last = gt_x.begin() + row_start[static_cast<std::size_t>(yy) + 1];
         for (auto it = std::lower_bound(first, last, x - hw); it != last && *it <= x + hw; ++it) {
           edge_gt.push_back(static_cast<int>(it - gt_x.begin()));
-          edge_pred.push_back(n);
           edge_cost.push_back(gate_cost[static_cast<std::size_t>(ady)][static_cast<std::size_t>(std::abs(*it - x))]);
-          edge_pos.push_back(-1);
         }
       }
     }
@@ -616,9 +611,6 @@ struct IncrementalMatcher::State {
     for (int e = first_edge(n); e < last_edge(n); ++e) {
       const auto ue = static_cast<std::size_t>(e);
       const int j = edge_gt[ue];
-      auto& list = gt_edges[static_cast<std::size_t>(j)];
-      edge_pos[ue] = static_cast<int>(list.size());
-      list.push_back(e);
       const std::int64_t slack = weight(edge_cost[ue]) - dual[static_cast<std::size_t>(j)];
       if (slack > u || (slack == u && best >= 0 && mate[static_cast<std::size_t>(j)] < 0 && mate[static_cast<std::size_t>(best)] >= 0)) {
         u = slack;
@@ -638,17 +630,8 @@ struct IncrementalMatcher::State {
     deficient.push_back(n);
   }
 
-  // A pixel leaves: its edges leave the ground-truth lists, its partner becomes free.
+  // A pixel leaves: its partner becomes free.
   void leave(int n) {
-    for (int e = first_edge(n); e < last_edge(n); ++e) {
-      const auto ue = static_cast<std::size_t>(e);
-      auto& list = gt_edges[static_cast<std::size_t>(edge_gt[ue])];
-      const int pos = edge_pos[ue];
-      list[static_cast<std::size_t>(pos)] = list.back();
-      edge_pos[static_cast<std::size_t>(list.back())] = pos;
-      list.pop_back();
-      edge_pos[ue] = -1;
-    }
     const auto un = static_cast<std::size_t>(n);
     in_set[un] = 0;
     dual[un] = 0;
@@ -658,6 +641,31 @@ struct IncrementalMatcher::State {
     mate[static_cast<std::size_t>(j)] = -1;
     --matches;
     if (dual[static_cast<std::size_t>(j)] > 0) deficient.push_back(j);
+  }
+
+  // Calls f(node, cost) for every prediction pixel in the set within the gate of ground-truth node j.
+  template <class F>
+  void for_each_prediction_near(int j, F&& f) const {
+    const int reach = static_cast<int>(half_width.size()) - 1;
+    const int y = gt_y[static_cast<std::size_t>(j)], x = gt_x[static_cast<std::size_t>(j)];
+    for (int yy = std::max(0, y - reach); yy <= std::min(height - 1, y + reach); ++yy) {
+      const int ady = std::abs(yy - y), hw = half_width[static_cast<std::size_t>(ady)];
+      const auto& costs = gate_cost[static_cast<std::size_t>(ady)];
+      const std::uint64_t* row = current.row(yy);
+      // Bits x - hw + 1 .. x + hw + 1 of the row (the frame bit shifts pixels by one).
+      const int lo = std::max(0, x - hw) + 1, hi = std::min(width - 1, x + hw) + 1;
+      for (int w = lo >> 6; w <= hi >> 6; ++w) {
+        std::uint64_t bits = row[w];
+        const int base = w << 6;
+        if (base < lo) bits &= ~std::uint64_t{0} << (lo - base);
+        if (base + 63 > hi) bits &= ~std::uint64_t{0} >> (base + 63 - hi);
+        for (; bits; bits &= bits - 1) {
+          const int xx = base + __builtin_ctzll(bits) - 1;
+          f(node_of[static_cast<std::size_t>(yy) * static_cast<std::size_t>(width) + static_cast<std::size_t>(xx)],
+            costs[static_cast<std::size_t>(std::abs(xx - x))]);
+        }
+      }
+    }
   }
 
   void set_dist(int n, std::int64_t d, int from) {
@@ -706,7 +714,7 @@ struct IncrementalMatcher::State {
         }
       };
       if (is_gt(n)) {
-        for (int e : gt_edges[un]) relax(edge_pred[static_cast<std::size_t>(e)], edge_cost[static_cast<std::size_t>(e)]);
+        for_each_prediction_near(n, relax);
       } else {
         for (int e = first_edge(n); e < last_edge(n); ++e) relax(edge_gt[static_cast<std::size_t>(e)], edge_cost[static_cast<std::size_t>(e)]);
       }
@@ -787,6 +795,7 @@ IncrementalMatcher::IncrementalMatcher(const GroundTruth& gt) : s_(std::make_uni
   for (const auto& p : gt.points_) {
     ++s.row_start[static_cast<std::size_t>(p.y) + 1];
     s.gt_x.push_back(p.x);
+    s.gt_y.push_back(p.y);
   }
   for (int y = 0; y < s.height; ++y) s.row_start[static_cast<std::size_t>(y) + 1] += s.row_start[static_cast<std::size_t>(y)];
   for (const auto& o : gt.offsets_) {  // the gate: every offset within the radius, with its cost
@@ -811,7 +820,6 @@ IncrementalMatcher::IncrementalMatcher(const GroundTruth& gt) : s_(std::make_uni
   s.node_of.assign(gt.grid_.size(), -1);
   s.current = BitImage(gt.size_.height, gt.size_.width);
   const auto nr = static_cast<std::size_t>(s.nr);
-  s.gt_edges.resize(nr);
   s.in_set.assign(nr, 1);
   s.mate.assign(nr, -1);
   s.prev.assign(nr, -1);
