@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 
+#include "../bench/boundary_inputs.h"
 #include "densemtl/core/rng.h"
 #include "densemtl/vision/boundary_match.h"
 #include "densemtl/tasks/metric.h"
@@ -43,6 +44,39 @@ Match brute_force(const std::vector<cv::Point>& pred, const std::vector<cv::Poin
   };
   rec(0, 0, 0);
   return best;
+}
+
+// The exhaustive optimum with the tie rule of the solvers: the least cost, and among matchings of
+// that cost the fewest pairs.
+Match brute_force_fewest(const std::vector<cv::Point>& pred, const std::vector<cv::Point>& gt, double radius, std::int64_t outlier) {
+  Match best{0, std::numeric_limits<std::int64_t>::max()};
+  std::vector<int> used(gt.size(), 0);
+  std::function<void(std::size_t, std::int64_t, std::int64_t)> rec = [&](std::size_t i, std::int64_t matches, std::int64_t cost) {
+    if (i == pred.size()) {
+      std::int64_t total = cost + outlier * static_cast<std::int64_t>(pred.size() + gt.size() - 2 * static_cast<std::size_t>(matches));
+      if (total < best.cost || (total == best.cost && matches < best.matches)) best = {matches, total};
+      return;
+    }
+    rec(i + 1, matches, cost);
+    for (std::size_t j = 0; j < gt.size(); ++j) {
+      if (used[j]) continue;
+      double d = std::hypot(pred[i].x - gt[j].x, pred[i].y - gt[j].y);
+      if (d > radius) continue;
+      used[j] = 1;
+      rec(i + 1, matches + 1, cost + std::llround(100.0 * d));
+      used[j] = 0;
+    }
+  };
+  rec(0, 0, 0);
+  return best;
+}
+
+std::vector<cv::Point> nonzero(const cv::Mat& m) {
+  std::vector<cv::Point> out;
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x)
+      if (m.at<std::uint8_t>(y, x)) out.emplace_back(x, y);
+  return out;
 }
 
 }  // namespace
@@ -144,6 +178,91 @@ TEST(BoundaryMatch, AuctionAndShortestPathsAgreeOnLargerMaps) {
   }
 }
 
+TEST(BoundaryMatch, AZeroGainPairIsLeftUnmatchedByEverySolver) {
+  // 30 x 40 (diagonal 50), max_dist 0.06: radius 3 px; outlier cost 1/3 of the radius: C = 100.
+  // A pair 2 px apart costs 200 = 2C, exactly what leaving both unmatched costs: the optimum is
+  // tied, and the solvers keep the fewer pairs (as successive shortest paths stop). 1 px apart
+  // (cost 100) the pair is matched.
+  cv::Mat gt = points(30, 40, {{10, 15}});
+  for (int dx : {1, 2}) {
+    cv::Mat pred = points(30, 40, {{10 + dx, 15}});
+    const std::int64_t expected = dx == 1 ? 1 : 0;
+    EXPECT_EQ(correspond(pred, gt, 0.06, 1.0 / 3).matches, expected) << dx;
+    GroundTruth g(gt, 0.06, 1.0 / 3);
+    IncrementalMatcher inc(g);
+    EXPECT_EQ(inc.update(pred), expected) << dx;
+  }
+}
+
+TEST(BoundaryMatch, IncrementalEqualsTheOptimumAsTheSetChanges) {
+  // Sequences of prediction sets that gain and lose pixels (not nested), against the exhaustive
+  // optimum on tiny maps and against the from-scratch solver on contour maps; cheap outliers make
+  // ties and unmatched pairs common.
+  Rng rng(31);
+  for (int trial = 0; trial < 120; ++trial) {
+    const int h = 12, w = 16;
+    const double max_dist = rng.uniform(0.05, 0.2), outlier_cost = rng.bernoulli(0.5) ? 100.0 : rng.uniform(0.2, 1.5);
+    cv::Mat gt = cv::Mat::zeros(h, w, CV_8U), pred = gt.clone();
+    for (int k = rng.randint(0, 6); k > 0; --k) gt.at<std::uint8_t>(rng.randint(0, h - 1), rng.randint(0, w - 1)) = 1;
+    GroundTruth g(gt, max_dist, outlier_cost);
+    const std::int64_t outlier = std::llround(100.0 * outlier_cost * max_dist * 20.0);
+    IncrementalMatcher inc(g);
+    for (int step = 0; step < 8; ++step) {
+      for (int k = rng.randint(1, 4); k > 0; --k) {
+        auto& px = pred.at<std::uint8_t>(rng.randint(0, h - 1), rng.randint(0, w - 1));
+        px = nonzero(pred).size() < 7 ? 1 - px : 0;
+      }
+      Match brute = brute_force_fewest(nonzero(pred), nonzero(gt), max_dist * 20.0, outlier);
+      ASSERT_EQ(inc.update(pred), brute.matches) << "trial " << trial << " step " << step;
+      ASSERT_EQ(correspond(pred, gt, max_dist, outlier_cost).matches, brute.matches) << "trial " << trial << " step " << step;
+    }
+  }
+  for (int trial = 0; trial < 10; ++trial) {
+    const int h = 90, w = 120;
+    cv::Mat gt = cv::Mat::zeros(h, w, CV_8U), pred = gt.clone();
+    for (int k = 0; k < 8; ++k)
+      cv::line(gt, {rng.randint(0, w - 1), rng.randint(0, h - 1)}, {rng.randint(0, w - 1), rng.randint(0, h - 1)}, cv::Scalar(1));
+    const double max_dist = rng.uniform(0.01, 0.05), outlier_cost = trial % 2 ? 100.0 : 0.5;
+    GroundTruth g(gt, max_dist, outlier_cost);
+    IncrementalMatcher inc(g);
+    for (int step = 0; step < 12; ++step) {
+      // Shift some strokes, drop some, add clutter, remove clutter.
+      cv::Mat next = cv::Mat::zeros(h, w, CV_8U);
+      cv::Mat shifted;
+      cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, rng.randint(-2, 2), 0, 1, rng.randint(-2, 2));
+      cv::warpAffine(gt, shifted, m, gt.size(), cv::INTER_NEAREST);
+      next |= shifted;
+      for (int k = 0; k < 6; ++k) cv::circle(next, {rng.randint(0, w - 1), rng.randint(0, h - 1)}, rng.randint(3, 15), cv::Scalar(0), -1);
+      for (int k = 0; k < 40 * step; ++k) next.at<std::uint8_t>(rng.randint(0, h - 1), rng.randint(0, w - 1)) = 1;
+      pred = next;
+      ASSERT_EQ(inc.update(pred), correspond(pred, gt, max_dist, outlier_cost).matches) << "trial " << trial << " step " << step;
+    }
+  }
+}
+
+TEST(BoundaryCounts, IncrementalEqualsPerThresholdOnNyudSizedPredictions) {
+  // 480 x 640 ground truth and predictions of both benchmark profiles, at thresholds from the
+  // dense low band (where the thinned map changes most) to the top: every count equal to binarising,
+  // thinning and matching each threshold from scratch; the multi-threaded path equal too.
+  const std::vector<double> ts = {0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.22, 0.3, 0.45, 0.6, 0.8, 0.95};
+  for (const std::string profile : {"noisy", "mild"}) {
+    bench::BoundaryScene scene = bench::boundary_scene(profile == "noisy" ? 0 : 1);
+    Rng rng(profile == "noisy" ? 5 : 6);
+    cv::Mat pred = bench::boundary_prediction(profile, scene, rng);
+    auto fast = image_counts(pred, scene.gt, ts, 0.011, 1);
+    auto exact = image_counts_reference(pred, scene.gt, ts, 0.011);
+    auto threaded = image_counts(pred, scene.gt, ts, 0.011, 2);
+    for (std::size_t k = 0; k < ts.size(); ++k) {
+      EXPECT_EQ(fast[k].cnt_r, exact[k].cnt_r) << profile << " t=" << ts[k];
+      EXPECT_EQ(fast[k].sum_p, exact[k].sum_p) << profile << " t=" << ts[k];
+      EXPECT_EQ(fast[k].sum_r, exact[k].sum_r) << profile << " t=" << ts[k];
+      EXPECT_EQ(threaded[k].cnt_r, exact[k].cnt_r) << profile << " t=" << ts[k];
+      EXPECT_EQ(threaded[k].sum_p, exact[k].sum_p) << profile << " t=" << ts[k];
+    }
+    if (profile == "noisy") EXPECT_GT(exact[3].sum_p, 5000) << "the low band is meant to be dense";
+  }
+}
+
 TEST(BoundaryCounts, PerfectPredictionAtEveryThreshold) {
   cv::Mat gt = cv::Mat::zeros(48, 64, CV_8U);
   cv::rectangle(gt, {8, 8}, {50, 40}, cv::Scalar(1));
@@ -190,6 +309,16 @@ TEST(BoundaryAggregation, OdsOisApOnAHandBuiltTable) {
     double rr = k / 100.0;
     ap += rr <= 0.6 ? 1.0 - (0.4 / 0.6) * rr : 0.6 + (8.0 / 21 - 0.6) * (rr - 0.6) / 0.2;
   }
+  EXPECT_NEAR(s.ap, ap / 100, 1e-9);
+}
+
+TEST(BoundaryAggregation, ApKeepsTheFirstThresholdOfEqualRecall) {
+  // Thresholds 0.25 and 0.5 give the same recall 0.5 with precisions 0.4 and 0.8; SEISM keeps the
+  // first (lowest) threshold's point. Points: (0.5, 0.4) and (0, 1) at t = 0.75.
+  std::vector<std::vector<Counts>> counts = {{{5, 10, 4, 10}, {5, 10, 4, 5}, {0, 10, 0, 0}}};
+  Summary s = aggregate(counts, {0.25, 0.5, 0.75});
+  double ap = 0;
+  for (int k = 0; k <= 50; ++k) ap += 1.0 - (0.6 / 0.5) * (k / 100.0);  // from (0, 1) to (0.5, 0.4)
   EXPECT_NEAR(s.ap, ap / 100, 1e-9);
 }
 

@@ -156,6 +156,30 @@ TEST(Thinning, MatchesTheDocumentedAlgorithmIsIdempotentAndKeepsConnectivity) {
   }
 }
 
+TEST(Thinning, BitParallelEqualsTheDocumentedAlgorithmOnWideAndThickImages) {
+  // Rows of several 64-pixel words (shifts across word boundaries), thick noisy blobs that take
+  // dozens of iterations (the sparse work lists), and rows wider than 64 words (every word
+  // evaluated).
+  Rng rng(29);
+  for (int trial = 0; trial < 8; ++trial) {
+    const int h = trial < 6 ? 40 + 7 * trial : 3, w = trial < 6 ? 130 + 41 * trial : 4200 + 50 * trial;
+    cv::Mat noise(h, w, CV_32F), m;
+    cv::RNG cv_rng(static_cast<std::uint64_t>(trial) + 1);
+    cv_rng.fill(noise, cv::RNG::UNIFORM, 0.0, 1.0);
+    cv::GaussianBlur(noise, noise, {0, 0}, 2.0);
+    m = noise > (trial % 2 ? 0.45 : 0.52);
+    m.convertTo(m, CV_8U, 1.0 / 255);
+    if (trial < 6) cv::circle(m, {w / 2, h / 2}, h / 3, cv::Scalar(1), -1);
+    m.row(0).col(w - 1) = 1;  // the last column and first row touch the frame
+    cv::Mat t = thin(m);
+    EXPECT_EQ(to_rows(t), to_rows(reference_thin(m))) << "trial " << trial << " (" << h << "x" << w << ")";
+    BitImage b(m);
+    thin(b, 1);
+    EXPECT_EQ(to_rows(b.to_mat()), to_rows(thin(m, 1))) << "one iteration, trial " << trial;
+    EXPECT_EQ(BitImage(t).count(), cv::countNonZero(t));
+  }
+}
+
 TEST(Seg2bmap, HandComputedIncludingLastRowAndColumn) {
   // labels          boundary: differs from right, bottom or bottom-right;
   // 1 1 2           last row: right only; last column: bottom only; corner: never

@@ -905,9 +905,12 @@ Match correspond(const cv::Mat& prediction, const GroundTruth& gt, Algorithm alg
     const auto& L = comp_left[c];
     const auto& R = comp_right[c];
     if (L.empty() || R.empty()) continue;
-    if (L.size() == 1 && R.size() == 1) {  // one gated pair: matching it always pays
-      ++m.matches;
-      matched_cost += cost[static_cast<std::size_t>(start[static_cast<std::size_t>(L[0])])];
+    if (L.size() == 1 && R.size() == 1) {  // one gated pair: matched when that costs less than two outliers
+      const std::int64_t c = cost[static_cast<std::size_t>(start[static_cast<std::size_t>(L[0])])];
+      if (c < 2 * outlier) {
+        ++m.matches;
+        matched_cost += c;
+      }
       continue;
     }
     for (std::size_t k = 0; k < R.size(); ++k) local_r[static_cast<std::size_t>(R[k])] = static_cast<int>(k);
@@ -1127,14 +1130,14 @@ Summary aggregate(const std::vector<std::vector<Counts>>& counts, const std::vec
   }
   recall_precision(cr, sr, cp, sp, s.ois_r, s.ois_p);
   s.ois_f = f_measure(s.ois_r, s.ois_p);
-  // AP: unique recalls (the last threshold of each run of equal recall, as MATLAB's legacy
-  // unique), sorted by recall; precision interpolated linearly at recall 0:0.01:1; the values
-  // inside the recall range summed and divided by 100.
+  // AP: unique recalls (of thresholds with equal recall, the first - the lowest threshold - as
+  // SEISM keeps it), sorted by recall; precision interpolated linearly at recall 0:0.01:1; the
+  // values inside the recall range summed and divided by 100.
   std::vector<std::pair<double, double>> rp;  // recall, precision
   for (std::size_t t = 0; t < nt; ++t) {
-    bool later_same = false;
-    for (std::size_t u = t + 1; u < nt; ++u) later_same |= R[u] == R[t];
-    if (!later_same) rp.emplace_back(R[t], P[t]);
+    bool earlier_same = false;
+    for (std::size_t u = 0; u < t; ++u) earlier_same |= R[u] == R[t];
+    if (!earlier_same) rp.emplace_back(R[t], P[t]);
   }
   std::sort(rp.begin(), rp.end());
   double ap = 0;
