@@ -259,7 +259,9 @@ TEST(BoundaryCounts, IncrementalEqualsPerThresholdOnNyudSizedPredictions) {
       EXPECT_EQ(threaded[k].cnt_r, exact[k].cnt_r) << profile << " t=" << ts[k];
       EXPECT_EQ(threaded[k].sum_p, exact[k].sum_p) << profile << " t=" << ts[k];
     }
-    if (profile == "noisy") EXPECT_GT(exact[3].sum_p, 5000) << "the low band is meant to be dense";
+    if (profile == "noisy") {
+      EXPECT_GT(exact[3].sum_p, 5000) << "the low band is meant to be dense";
+    }
   }
 }
 

@@ -11,6 +11,9 @@
 //     potentials from the side with fewer free pixels, then a blocking set of tight augmenting
 //     paths per phase), or with Bertsekas' forward auction and epsilon scaling on BSDS's own
 //     perfect-assignment formulation (the two agree; the tests check it);
+//   * image_counts() does not solve each threshold from scratch: it walks the thresholds from the
+//     highest down and keeps one optimal matching up to date with IncrementalMatcher (same counts
+//     as correspond() at every threshold; the tests and `densemtl_bench_boundary --verify` check);
 //   * per image and threshold the counts (matched GT, GT, matched prediction, prediction), and
 //     ODS-F, OIS-F and AP aggregated as SEISM does.
 #pragma once

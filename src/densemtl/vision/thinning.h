@@ -44,8 +44,8 @@ class BitImage {
 cv::Mat thin(const cv::Mat& binary, int max_iterations = -1);
 
 // The same thinning in place on a packed image: each subiteration evaluates G1, G2 and G3 (or G3')
-// as Boolean expressions on 64 pixels at once, on the rows that can change (those next to a
-// deletion in the last two subiterations).
+// as Boolean expressions on 64 pixels at once, on the words that can change (those at or next to a
+// word that lost pixels in the last two subiterations).
 void thin(BitImage& image, int max_iterations = -1);
 
 // The deletion tables, indexed by the 8-neighbour code: bit k-1 is neighbour x_k, with x_1 the
