@@ -127,6 +127,19 @@ TEST(Metrics, DepthRmseAndLogRmsePooledOverValidPixels) {
   EXPECT_EQ(none->images(), 0u);
 }
 
+TEST(Metrics, PredictedClassBeyondTheClassCountIsAnError) {
+  // Counted as a plain miss it would lower IoU without a word; even on ignored pixels it is wrong.
+  std::vector<std::string> names = {"a", "b"};
+  auto m = make_miou_metric(names);
+  try {
+    m->update(u8({0, 2, 1, 1}, 1), f32({0, 1, 1, 1}, 1));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("predicted class 2 out of range (2 classes)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(m->update(u8({0, 7}, 1), f32({0, 255}, 1)), Error);
+}
+
 TEST(Metrics, SizeMismatchIsAnError) {
   auto m = make_depth_metric();
   EXPECT_THROW(m->update(f32({1, 2}, 1), f32({1, 2, 3}, 1)), Error);

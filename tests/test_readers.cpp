@@ -120,6 +120,23 @@ TEST(NyudReader, NonFiniteOrNegativeLabelValuesAreErrorsNamingTheFile) {
   EXPECT_NE(r.problems[0].find("1000"), std::string::npos);
 }
 
+TEST(NyudReader, IntegerDepthOrNormalsAreErrorsNamingTheFileAndDtype) {
+  // Integer depth is usually millimetres: converting it to float metres silently is a 1000x error.
+  test::TempDir dir;
+  test::write_nyud_fixture(dir.path(), 1, 1);
+  auto ds = open_dataset(dir.path());
+  npy::write_mat(dir.path() / "depth" / "1000.npy", cv::Mat(12, 16, CV_32S, cv::Scalar(2500)));
+  test::expect_error([&] { ds->load("1000", {"depth"}); }, {"depth/1000.npy", "depth stored as dtype '<i4'", "millimetres"});
+  npy::write_mat(dir.path() / "depth" / "1000.npy", cv::Mat(12, 16, CV_64F, cv::Scalar(2.5)));
+  EXPECT_FLOAT_EQ(ds->load("1000", {"depth"}).labels.at("depth").at<float>(3, 3), 2.5f);  // float64 is fine
+  npy::write_mat(dir.path() / "normals" / "1000.npy", cv::Mat(12, 16, CV_8UC3, cv::Scalar(0, 0, 1)));
+  test::expect_error([&] { ds->load("1000", {"normals"}); }, {"normals/1000.npy", "normals stored as dtype '|u1'"});
+  // info --check reports it as a bad sample.
+  DatasetReport r = describe(*ds, true, 1);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("dtype"), std::string::npos) << r.problems[0];
+}
+
 TEST(NyudReader, AnIdListedTwiceInASplitIsAnError) {
   test::TempDir dir;
   test::write_nyud_fixture(dir.path(), 3, 1);

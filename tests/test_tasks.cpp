@@ -6,6 +6,7 @@
 #include "densemtl/data/readers/readers.h"
 #include "densemtl/tasks/colour.h"
 #include "densemtl/tasks/registry.h"
+#include "densemtl/vision/io/image.h"
 #include "test_util.h"
 
 namespace densemtl::tasks {
@@ -55,6 +56,21 @@ TEST(Tasks, IgnoreRules) {
   get("normals").mark_ignore(normals);
   EXPECT_EQ(normals.at<cv::Vec3f>(0, 0), cv::Vec3f(255, 255, 255));
   EXPECT_EQ(normals.at<cv::Vec3f>(0, 1), cv::Vec3f(0, 0, 1));
+}
+
+TEST(Tasks, PredictionFilesOfTheWrongKindAreErrorsNamingTheFile) {
+  // Normals: 8-bit RGB only (a greyscale or 16-bit PNG would be converted silently); segmentation:
+  // 8-bit single channel.
+  test::TempDir dir;
+  cv::Mat rgb(4, 5, CV_8UC3, cv::Scalar(10, 128, 250));
+  image::write(dir.path() / "ok.png", rgb);
+  EXPECT_EQ(get("normals").read_prediction(dir.path() / "ok.png").at<cv::Vec3b>(1, 1), cv::Vec3b(250, 128, 10));  // BGR file -> RGB
+  image::write(dir.path() / "grey.png", cv::Mat(4, 5, CV_8U, cv::Scalar(7)));
+  test::expect_error([&] { get("normals").read_prediction(dir.path() / "grey.png"); }, {"grey.png", "8-bit RGB", "1 channel(s)"});
+  image::write(dir.path() / "deep.png", cv::Mat(4, 5, CV_16UC3, cv::Scalar(1000, 2000, 3000)));
+  test::expect_error([&] { get("normals").read_prediction(dir.path() / "deep.png"); }, {"deep.png", "8-bit RGB", "16 bits"});
+  image::write(dir.path() / "seg16.png", cv::Mat(4, 5, CV_16U, cv::Scalar(3)));
+  test::expect_error([&] { get("semseg").read_prediction(dir.path() / "seg16.png"); }, {"seg16.png", "8-bit"});
 }
 
 TEST(Tasks, PicturesHaveTheLabelSize) {

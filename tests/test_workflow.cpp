@@ -92,6 +92,12 @@ TEST(Workflow, TrainEvaluatePredictReportImport) {
   Result one = run("predict --run " + (d / "mt").string() + " --input " + data + "/images/train_00000.jpg --out " + (d / "one").string());
   ASSERT_EQ(one.status, 0) << one.output;
   EXPECT_TRUE(fs::exists(d / "one" / "mosaics" / "train_00000.png"));
+  // A truncated JPEG is rejected by predict as by the dataset reader (not decoded partially).
+  std::string jpeg = read_file(fs::path(data) / "images" / "train_00000.jpg");
+  std::ofstream(d / "cut.jpg", std::ios::binary) << jpeg.substr(0, jpeg.size() / 2);
+  Result cut = run("predict --run " + (d / "mt").string() + " --input " + (d / "cut.jpg").string() + " --out " + (d / "cut").string());
+  EXPECT_EQ(cut.status, 1) << cut.output;
+  EXPECT_NE(cut.output.find("cut.jpg: corrupt JPEG"), std::string::npos) << cut.output;
 
   // Report: Delta_m of the multi-task run against the single-task semseg run is incomplete
   // (no single-task depth run), and the table has the trivial predictor.

@@ -38,13 +38,14 @@ class Miou : public Metric {
       const int* gt = l.ptr<int>(y);
       for (int x = 0; x < l.cols; ++x) {
         int g = gt[x], q = pr[x];
+        if (q < 0 || q >= n) fail("predicted class {} out of range ({} classes)", q, n);
         if (g == 255) continue;
         if (g < 0 || g >= n) fail("ground-truth class {} out of range ({} classes)", g, n);
         if (q == g) {
           ++tp_[static_cast<std::size_t>(g)];
         } else {
           ++fn_[static_cast<std::size_t>(g)];
-          if (q >= 0 && q < n) ++fp_[static_cast<std::size_t>(q)];
+          ++fp_[static_cast<std::size_t>(q)];
         }
       }
     }

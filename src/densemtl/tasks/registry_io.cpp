@@ -23,7 +23,15 @@ void Task::write_prediction(const fs::path& file, const cv::Mat& stored) const {
 
 cv::Mat Task::read_prediction(const fs::path& file) const {
   if (prediction_extension() == ".npy") return npy::read_mat(file, label_channels());
-  if (label_channels() == 3) return image::read_rgb(file);
+  if (label_channels() == 3) {
+    // An 8-bit RGB PNG exactly: a greyscale or 16-bit file would be converted without a word.
+    cv::Mat m = image::read_unchanged(file);
+    if (m.channels() != 3 || m.depth() != CV_8U)
+      fail("{}: expected an 8-bit RGB PNG for {}, got {} channel(s) of {} bits", file.string(), name(), m.channels(),
+           m.depth() == CV_8U ? 8 : m.depth() == CV_16U ? 16 : 32);
+    cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+    return m;
+  }
   cv::Mat m = image::read_gray(file);
   if (m.depth() != CV_8U) fail("{}: expected an 8-bit PNG", file.string());
   return m;

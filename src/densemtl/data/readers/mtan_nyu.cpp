@@ -69,10 +69,10 @@ class MtanNyu : public Dataset {
         label.setTo(tasks::Task::kIgnore, label < 0);
       } else if (task == "depth") {
         path = base / "depth" / file;
-        label = npy::read_mat(path, 1);
+        label = npy::read_float_mat(path, 1, "depth");
       } else if (task == "normals") {
         path = base / "normal" / file;
-        label = npy::read_mat(path, 3);
+        label = npy::read_float_mat(path, 3, "normals");
       } else {
         fail("the mtan NYUv2 layout has no '{}' labels", task);
       }

@@ -108,7 +108,7 @@ class Nyud : public Dataset {
       cv::threshold(out, out, 0.5, 1.0, cv::THRESH_BINARY);
       return out;
     }
-    if (task == "normals") return npy::read_mat(path, 3);
+    if (task == "normals") return npy::read_float_mat(path, 3, "normals");
     if (task == "edge") {
       cv::Mat e = npy::read_mat(path, 1);
       with_context(path.string(), [&] { tasks::get(task).check_label(e); });  // before the threshold hides NaN
@@ -116,7 +116,7 @@ class Nyud : public Dataset {
       return e;
     }
     if (task == "depth") {
-      return npy::read_mat(path, 1);
+      return npy::read_float_mat(path, 1, "depth");
     }
     fail("{}: no reader for task '{}'", path.string(), task);
   }

@@ -146,8 +146,27 @@ float half_to_float(std::uint16_t h) {
 
 }  // namespace
 
-cv::Mat read_mat(const fs::path& path, int channels, bool allow_trailing_1) {
+namespace {
+
+cv::Mat to_mat(const Array& a, const fs::path& path, int channels, bool allow_trailing_1);
+
+}  // namespace
+
+cv::Mat read_mat(const fs::path& path, int channels, bool allow_trailing_1) { return to_mat(read(path), path, channels, allow_trailing_1); }
+
+cv::Mat read_float_mat(const fs::path& path, int channels, const std::string& what) {
   Array a = read(path);
+  const std::string t = a.descr.substr(1);
+  if (t != "f2" && t != "f4" && t != "f8")
+    fail("{}: {} stored as dtype '{}'; expected floating point ({}; convert it, e.g. with astype(np.float32), "
+         "and scale integer units such as millimetres)",
+         path.string(), what, a.descr, what == "depth" ? "metres" : "unit vectors");
+  return to_mat(a, path, channels, true);
+}
+
+namespace {
+
+cv::Mat to_mat(const Array& a, const fs::path& path, int channels, bool allow_trailing_1) {
   const std::string where = path.string();
   std::vector<std::int64_t> s = a.shape;
   auto shape_text = [&]() {
@@ -184,6 +203,8 @@ cv::Mat read_mat(const fs::path& path, int channels, bool allow_trailing_1) {
   else fail("{}: unsupported dtype '{}'", where, d);
   return m;
 }
+
+}  // namespace
 
 void write_mat(const fs::path& path, const cv::Mat& mat) {
   cv::Mat m = mat.isContinuous() ? mat : mat.clone();
