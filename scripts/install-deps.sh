@@ -13,8 +13,8 @@ packages=(
   # image I/O and resizing, YAML configs, JSON, MATLAB .mat files, command line, logging
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libyaml-cpp-dev nlohmann-json3-dev libmatio-dev libcli11-dev libfmt-dev libspdlog-dev
-  # tests
-  libgtest-dev
+  # tests; clang with its sanitizer and libFuzzer runtimes for fuzz/ (scripts/sanitize.sh)
+  libgtest-dev clang libclang-rt-14-dev
   # plots in reports
   gnuplot-nox
 )

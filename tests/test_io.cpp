@@ -84,6 +84,23 @@ TEST(Npy, BadFilesGiveOneLineErrorsNamingTheFile) {
   test::expect_error([&] { npy::read_mat(p("missing.npy"), 1); }, {"missing.npy", "not found"});
 }
 
+TEST(Npy, HeadersFoundByFuzzingAreOneLineErrors) {
+  // Inputs the fuzz target (fuzz/fuzz_npy.cpp) reduced to: each used to escape as an exception of
+  // the standard library or to overflow the data size.
+  test::TempDir dir;
+  auto p = [&](const char* n) { return dir.path() / n; };
+  write_raw_npy(p("noshape.npy"), "<f2", "", std::string(16, '\0'));  // 'shape': with no value
+  test::expect_error([&] { npy::read_mat(p("noshape.npy"), 1); }, {"noshape.npy", "bad shape"});
+  write_raw_npy(p("negative.npy"), "<f4", "(-2, 3)", std::string(24, '\0'));
+  test::expect_error([&] { npy::read_mat(p("negative.npy"), 1); }, {"negative.npy", "bad shape"});
+  write_raw_npy(p("huge.npy"), "<f8", "(4611686018427387904, 4)", std::string(32, '\0'));  // 2^62 x 4 x 8 bytes wraps
+  test::expect_error([&] { npy::read_mat(p("huge.npy"), 1); }, {"huge.npy", "truncated"});
+  write_raw_npy(p("size.npy"), "<f4000000000000", "(1, 1)", std::string(4, '\0'));
+  test::expect_error([&] { npy::read_mat(p("size.npy"), 1); }, {"size.npy", "unsupported dtype"});
+  write_raw_npy(p("text.npy"), "<f4", "(2x, 1)", std::string(8, '\0'));
+  test::expect_error([&] { npy::read_mat(p("text.npy"), 1); }, {"text.npy", "bad shape"});
+}
+
 TEST(Image, ReadsJpegAndPngAndRejectsCorruptFiles) {
   test::TempDir dir;
   cv::Mat rgb(8, 10, CV_8UC3, cv::Scalar(10, 200, 30));

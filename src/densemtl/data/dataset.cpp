@@ -38,23 +38,4 @@ void check_label(const std::string& task, const cv::Mat& label, cv::Size image_s
   tasks::get(task).check_label(label);
 }
 
-std::vector<std::string> read_id_list(const fs::path& path) {
-  std::string text = read_file(path);
-  std::vector<std::string> ids;
-  std::map<std::string, int> first_line;
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    std::string id = trim(line);
-    if (id.empty()) continue;
-    auto [it, added] = first_line.emplace(id, number);
-    if (!added) fail("{}: id '{}' is listed twice (lines {} and {})", path.string(), id, it->second, number);
-    ids.push_back(id);
-  }
-  if (ids.empty()) fail("{}: split list is empty", path.string());
-  return ids;
-}
-
 }  // namespace densemtl::data

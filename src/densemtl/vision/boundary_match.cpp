@@ -689,7 +689,9 @@ struct IncrementalMatcher::State {
     set_dist(root, 0, -1);
     heap.push({0, root});
     while (!heap.empty() && heap.top().first < best) {
-      const auto [d, n] = heap.pop();
+      const auto top = heap.pop();
+      const std::int64_t d = top.first;  // (not a structured binding: the lambda below captures it)
+      const int n = top.second;
       const auto un = static_cast<std::size_t>(n);
       if (d != dist[un]) continue;
       settled.push_back(n);

@@ -18,9 +18,11 @@ namespace {
 
 const char kMagic[] = "\x93NUMPY";
 
+// Bytes per item of a descr such as '<f4' (0 when it is not 1, 2, 4 or 8).
 std::size_t item_size(const std::string& descr) {
-  if (descr.size() < 3) return 0;
-  return static_cast<std::size_t>(std::atoi(descr.c_str() + 2));
+  if (descr.size() != 3) return 0;
+  const char c = descr[2];
+  return c == '1' || c == '2' || c == '4' || c == '8' ? static_cast<std::size_t>(c - '0') : 0;
 }
 
 // Finds the value text after 'key': in a numpy header dict.
@@ -75,21 +77,31 @@ Array read(const fs::path& path) {
   std::string fortran = header_value(header, "fortran_order", path);
   if (fortran == "True") fail("{}: Fortran-ordered arrays are not supported (save with C order)", where);
   std::string shape = header_value(header, "shape", path);
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') fail("{}: bad shape '{}' in .npy header", where, shape);
   for (const auto& part : split(shape.substr(1, shape.size() - 2), ',')) {
     std::string t = trim(part);
     if (t.empty()) continue;
+    std::size_t used = 0;
+    long long d = -1;
     try {
-      a.shape.push_back(std::stoll(t));
+      d = std::stoll(t, &used);
     } catch (...) {
-      fail("{}: bad shape '{}' in .npy header", where, shape);
     }
+    if (d < 0 || used != t.size()) fail("{}: bad shape '{}' in .npy header", where, shape);
+    a.shape.push_back(d);
   }
   std::size_t isize = item_size(a.descr);
   char kind = a.descr.size() > 1 ? a.descr[1] : '?';
   if (isize == 0 || (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b'))
     fail("{}: unsupported dtype '{}'", where, a.descr);
-  std::size_t need = a.numel() * isize;
-  std::size_t have = bytes.size() - offset - header_len;
+  // The data size, without overflow: any product beyond what the file holds is truncation.
+  const std::size_t have = bytes.size() - offset - header_len;
+  std::size_t need = isize;
+  for (std::int64_t d : a.shape) {
+    if (d != 0 && need > have / static_cast<std::size_t>(d))
+      fail("{}: truncated .npy data (shape {} needs more than the {} bytes in the file)", where, shape, have);
+    need *= static_cast<std::size_t>(d);
+  }
   if (have < need) fail("{}: truncated .npy data ({} of {} bytes)", where, have, need);
   a.data = bytes.substr(offset + header_len, need);
   return a;

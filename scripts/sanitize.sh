@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sanitizer and fuzz checks (run by .ci/run after the test suite): builds fuzz/ with clang
+# (AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer), runs the LibTorch-free tests under the
+# sanitizers, then each fuzz target for FUZZ_SECONDS (default 30) from its seed corpus in
+# fuzz/corpus/<reader>/. A sanitizer report, a crash or an exception other than densemtl's
+# one-line error fails the script; the input that caused it is kept under build-fuzz/artifacts/.
+# Usage: scripts/sanitize.sh [--fuzz-seconds N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-30}
+if [[ "${1:-}" == "--fuzz-seconds" ]]; then seconds=$2; fi
+jobs=$(nproc)
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" >/dev/null
+cmake --build build-fuzz -j "$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "sanitize: LibTorch-free tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+(cd build-fuzz && ./densemtl_sanitized_tests --gtest_brief=1)
+mkdir -p build-fuzz/artifacts
+for reader in npy image mat yaml split; do
+  corpus=build-fuzz/corpus/$reader
+  mkdir -p "$corpus"
+  echo "sanitize: fuzzing the $reader reader for ${seconds} s"
+  build-fuzz/fuzz_$reader -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/artifacts/$reader- "$corpus" fuzz/corpus/$reader 2>build-fuzz/fuzz_$reader.log \
+    || { tail -40 build-fuzz/fuzz_$reader.log; echo "sanitize: fuzz_$reader failed (input under build-fuzz/artifacts/)"; exit 1; }
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz_$reader.log | tr '\n' ' '; echo
+done
+echo "sanitize: all clean"
