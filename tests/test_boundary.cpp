@@ -21,34 +21,11 @@ cv::Mat points(int h, int w, const std::vector<cv::Point>& pts) {
   return m;
 }
 
-// Exhaustive minimum of the BSDS cost over all one-to-one matchings (small cases only).
-Match brute_force(const std::vector<cv::Point>& pred, const std::vector<cv::Point>& gt, double radius) {
-  const std::int64_t outlier = std::llround(100.0 * 100.0 * radius);
-  Match best{0, std::numeric_limits<std::int64_t>::max()};
-  std::vector<int> used(gt.size(), 0);
-  std::function<void(std::size_t, std::int64_t, std::int64_t)> rec = [&](std::size_t i, std::int64_t matches, std::int64_t cost) {
-    if (i == pred.size()) {
-      std::int64_t total = cost + outlier * static_cast<std::int64_t>(pred.size() + gt.size() - 2 * static_cast<std::size_t>(matches));
-      if (total < best.cost) best = {matches, total};
-      return;
-    }
-    rec(i + 1, matches, cost);  // pred i unmatched
-    for (std::size_t j = 0; j < gt.size(); ++j) {
-      if (used[j]) continue;
-      double d = std::hypot(pred[i].x - gt[j].x, pred[i].y - gt[j].y);
-      if (d > radius) continue;
-      used[j] = 1;
-      rec(i + 1, matches + 1, cost + std::llround(100.0 * d));
-      used[j] = 0;
-    }
-  };
-  rec(0, 0, 0);
-  return best;
-}
-
-// The exhaustive optimum with the tie rule of the solvers: the least cost, and among matchings of
-// that cost the fewest pairs.
-Match brute_force_fewest(const std::vector<cv::Point>& pred, const std::vector<cv::Point>& gt, double radius, std::int64_t outlier) {
+// Exhaustive minimum of the BSDS cost over all one-to-one matchings (small cases only), with the tie
+// rule of the solvers: among matchings of the least cost, the fewest pairs. `outlier` defaults to
+// BSDS's (outlierCost 100).
+Match brute_force(const std::vector<cv::Point>& pred, const std::vector<cv::Point>& gt, double radius, std::int64_t outlier = -1) {
+  if (outlier < 0) outlier = std::llround(100.0 * 100.0 * radius);
   Match best{0, std::numeric_limits<std::int64_t>::max()};
   std::vector<int> used(gt.size(), 0);
   std::function<void(std::size_t, std::int64_t, std::int64_t)> rec = [&](std::size_t i, std::int64_t matches, std::int64_t cost) {
@@ -212,7 +189,7 @@ TEST(BoundaryMatch, IncrementalEqualsTheOptimumAsTheSetChanges) {
         auto& px = pred.at<std::uint8_t>(rng.randint(0, h - 1), rng.randint(0, w - 1));
         px = nonzero(pred).size() < 7 ? 1 - px : 0;
       }
-      Match brute = brute_force_fewest(nonzero(pred), nonzero(gt), max_dist * 20.0, outlier);
+      Match brute = brute_force(nonzero(pred), nonzero(gt), max_dist * 20.0, outlier);
       ASSERT_EQ(inc.update(pred), brute.matches) << "trial " << trial << " step " << step;
       ASSERT_EQ(correspond(pred, gt, max_dist, outlier_cost).matches, brute.matches) << "trial " << trial << " step " << step;
     }

@@ -136,6 +136,13 @@ TEST(Image, GrayReaderAcceptsSingleChannelAnd16Bit) {
   test::expect_error([&] { image::read_gray(dir.path() / "c.png"); }, {"c.png", "single-channel"});
 }
 
+TEST(Mat, CorruptFilesFoundByFuzzingAreOneLineErrors) {
+  // A fuzzed .mat whose character array declares more elements than its data holds (matio does not
+  // check): densemtl read past the buffer (AddressSanitizer in fuzz/fuzz_mat.cpp).
+  const fs::path file = fs::path(DENSEMTL_TEST_DATA) / "fuzz" / "mat_char_beyond_data.mat";
+  test::expect_error([&] { matfile::read(file, "anno"); }, {"mat_char_beyond_data.mat", "corrupt variable"});
+}
+
 TEST(Mat, StructRoundTripAndErrors) {
   test::TempDir dir;
   using matfile::Value;

@@ -575,7 +575,7 @@ struct IncrementalMatcher::State {
     const int n = static_cast<int>(mate.size());
     const int y = pixel / width, x = pixel % width;
     // (Pixels farther than the gate from every ground-truth pixel have no edges; the margin only
-    // covers float rounding of the distance transform, the offsets decide.)
+    // covers float rounding of the distance transform; the gate decides.)
     if (gt_distance[static_cast<std::size_t>(pixel)] <= radius + 0.01) {
       const int reach = static_cast<int>(half_width.size()) - 1;
       for (int yy = std::max(0, y - reach); yy <= std::min(height - 1, y + reach); ++yy) {

@@ -2,7 +2,9 @@
 
 #include <matio.h>
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 
@@ -50,18 +52,37 @@ int cv_depth(matio_classes c) {
 
 Value convert(matvar_t* v, const std::string& where);
 
+// matio takes dimensions and data sizes from the file without checking them against each other: a
+// corrupt file can declare more elements than its data holds. Returns the element count after
+// checking that the data holds `element_size` bytes for each (without overflow).
+std::size_t checked_elements(const matvar_t* v, std::size_t element_size, const std::string& where) {
+  std::size_t n = 1, bytes = 0;
+  for (int i = 0; i < v->rank; ++i)
+    if (__builtin_mul_overflow(n, static_cast<std::size_t>(v->dims[i]), &n)) fail("{}: corrupt variable (dimensions overflow)", where);
+  if (__builtin_mul_overflow(n, element_size, &bytes) || (v->data != nullptr && bytes > v->nbytes))
+    fail("{}: corrupt variable ({} bytes of data for {} elements)", where, v->nbytes, n);
+  return n;
+}
+
 Value convert_numeric(matvar_t* v, const std::string& where) {
   Value out;
   out.kind = Value::Kind::Numeric;
   out.logical = v->isLogical != 0;
   if (v->isComplex) fail("{}: complex data is not supported", where);
   if (v->rank > 2) fail("{}: expected a 2-D matrix, got {} dimensions", where, v->rank);
-  int rows = static_cast<int>(v->dims[0]), cols = v->rank > 1 ? static_cast<int>(v->dims[1]) : 1;
+  if (v->rank < 1) fail("{}: corrupt variable (no dimensions)", where);
   int depth = cv_depth(v->class_type);
+  std::size_t stored = depth >= 0 ? static_cast<std::size_t>(CV_ELEM_SIZE1(depth)) : 0;
   if (depth < 0) {
     if (v->class_type == MAT_C_UINT32 || v->class_type == MAT_C_INT64 || v->class_type == MAT_C_UINT64) depth = CV_64F;
     else fail("{}: unsupported MATLAB class {}", where, static_cast<int>(v->class_type));
+    stored = v->class_type == MAT_C_UINT32 ? 4 : 8;
   }
+  checked_elements(v, stored, where);
+  if (v->dims[0] > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+      (v->rank > 1 && v->dims[1] > static_cast<std::size_t>(std::numeric_limits<int>::max())))
+    fail("{}: matrix of {} x {} is too large", where, v->dims[0], v->rank > 1 ? v->dims[1] : 1);
+  int rows = static_cast<int>(v->dims[0]), cols = v->rank > 1 ? static_cast<int>(v->dims[1]) : 1;
   if (rows == 0 || cols == 0 || v->data == nullptr) {
     out.matrix = cv::Mat(rows, cols, CV_MAKETYPE(depth, 1));
     return out;
@@ -84,12 +105,12 @@ Value convert_numeric(matvar_t* v, const std::string& where) {
   return out;
 }
 
-std::string convert_char(matvar_t* v) {
-  std::size_t n = 1;
-  for (int i = 0; i < v->rank; ++i) n *= v->dims[i];
+std::string convert_char(matvar_t* v, const std::string& where) {
+  const bool wide = v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16;
+  const std::size_t n = checked_elements(v, wide ? 2 : 1, where);
   std::string s;
   if (!v->data) return s;
-  if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16) {
+  if (wide) {
     const auto* d = static_cast<const std::uint16_t*>(v->data);
     for (std::size_t i = 0; i < n; ++i) s += d[i] < 128 ? static_cast<char>(d[i]) : '?';
   } else {
@@ -106,11 +127,12 @@ Value convert(matvar_t* v, const std::string& where) {
   switch (v->class_type) {
     case MAT_C_CHAR:
       out.kind = Value::Kind::Char;
-      out.text = convert_char(v);
+      out.text = convert_char(v, where);
       return out;
     case MAT_C_STRUCT: {
       out.kind = Value::Kind::Struct;
       unsigned nf = Mat_VarGetNumberOfFields(v);
+      checked_elements(v, std::max(1U, nf) * sizeof(matvar_t*), where);  // one field pointer per element and field
       char* const* names = Mat_VarGetStructFieldnames(v);
       for (unsigned f = 0; f < nf; ++f) out.field_names.emplace_back(names[f]);
       out.elements.resize(n);
@@ -124,6 +146,7 @@ Value convert(matvar_t* v, const std::string& where) {
     }
     case MAT_C_CELL: {
       out.kind = Value::Kind::Cell;
+      checked_elements(v, sizeof(matvar_t*), where);
       out.elements.resize(n);
       for (std::size_t i = 0; i < n; ++i) {
         matvar_t* c = Mat_VarGetCell(v, static_cast<int>(i));
