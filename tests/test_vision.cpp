@@ -28,7 +28,7 @@ std::vector<std::string> to_rows(const cv::Mat& m) {
   return rows;
 }
 
-// A direct transcription of the documented algorithm, independent of the LUT implementation:
+// A direct transcription of the documented algorithm, independent of the bit-parallel one:
 // evaluate G1, G2, G3 (or G3') for every pixel against a snapshot, delete, repeat until stable.
 cv::Mat reference_thin(cv::Mat img) {
   img = img.clone();

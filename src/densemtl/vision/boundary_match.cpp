@@ -961,17 +961,6 @@ namespace {
 // E = p / 255 >= t, with t at 1/100 steps, as integer levels: p >= level_at(t).
 int level_at(double t) { return static_cast<int>(std::ceil(t * 255.0 - 1e-9)); }
 
-cv::Mat binarise(const cv::Mat& prediction, double t) {
-  cv::Mat e(prediction.size(), CV_8U);
-  const int level = level_at(t);
-  for (int y = 0; y < e.rows; ++y) {
-    const auto* p = prediction.ptr<std::uint8_t>(y);
-    auto* o = e.ptr<std::uint8_t>(y);
-    for (int x = 0; x < e.cols; ++x) o[x] = p[x] >= level ? 1 : 0;
-  }
-  return e;
-}
-
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -986,11 +975,13 @@ std::vector<Counts> image_counts_reference(const cv::Mat& prediction, const cv::
   const std::int64_t sum_r = cv::countNonZero(thinned);
   std::vector<Counts> out(ts.size());
   for (std::size_t k = 0; k < ts.size(); ++k) {
-    cv::Mat e = vision::thin(binarise(prediction, ts[k]));
+    BitImage e(prediction.rows, prediction.cols);
+    e.assign_at_least(prediction, level_at(ts[k]));
+    vision::thin(e);
     Counts& c = out[k];
     c.sum_r = sum_r;
-    c.sum_p = cv::countNonZero(e);
-    if (c.sum_p > 0 && sum_r > 0) c.cnt_r = c.cnt_p = correspond(e, gt).matches;
+    c.sum_p = e.count();
+    if (c.sum_p > 0 && sum_r > 0) c.cnt_r = c.cnt_p = correspond(e.to_mat(), gt).matches;
   }
   return out;
 }
@@ -1068,8 +1059,7 @@ std::vector<Counts> image_counts(const cv::Mat& prediction, const cv::Mat& groun
     Counts& c = out[k];
     c.sum_r = sum_r;
     c.sum_p = e.count();
-    if (sum_r > 0) c.cnt_r = c.cnt_p = matcher.update(e);
-    if (c.sum_p == 0) c.cnt_r = c.cnt_p = 0;
+    if (sum_r > 0) c.cnt_r = c.cnt_p = matcher.update(e);  // 0 for an empty set
     if (profile) profile->match_seconds[k] = since(t0);
   }
   return out;

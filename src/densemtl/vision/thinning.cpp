@@ -5,47 +5,6 @@
 
 namespace densemtl::vision {
 
-namespace {
-
-struct Luts {
-  std::array<std::uint8_t, 256> first{}, second{};
-  Luts() {
-    for (int code = 0; code < 256; ++code) {
-      // x[1..8]; x[9] = x[1] so that x_{2k+1} wraps around.
-      bool x[10];
-      for (int k = 1; k <= 8; ++k) x[k] = (code >> (k - 1)) & 1;
-      x[9] = x[1];
-      // G1: the crossing number X_H(p) == 1.
-      int xh = 0;
-      for (int i = 1; i <= 4; ++i) xh += (!x[2 * i - 1] && (x[2 * i] || x[2 * i + 1])) ? 1 : 0;
-      bool g1 = xh == 1;
-      // G2: 2 <= min(n1, n2) <= 3.
-      int n1 = 0, n2 = 0;
-      for (int k = 1; k <= 4; ++k) {
-        n1 += (x[2 * k - 1] || x[2 * k]) ? 1 : 0;
-        n2 += (x[2 * k] || x[2 * k + 1]) ? 1 : 0;
-      }
-      int m = n1 < n2 ? n1 : n2;
-      bool g2 = m >= 2 && m <= 3;
-      // G3: (x2 | x3 | !x8) & x1 == 0;  G3': (x6 | x7 | !x4) & x5 == 0.
-      bool g3 = !((x[2] || x[3] || !x[8]) && x[1]);
-      bool g3p = !((x[6] || x[7] || !x[4]) && x[5]);
-      first[static_cast<std::size_t>(code)] = g1 && g2 && g3;
-      second[static_cast<std::size_t>(code)] = g1 && g2 && g3p;
-    }
-  }
-};
-
-const Luts& luts() {
-  static const Luts l;
-  return l;
-}
-
-}  // namespace
-
-const std::array<std::uint8_t, 256>& thin_lut_first() { return luts().first; }
-const std::array<std::uint8_t, 256>& thin_lut_second() { return luts().second; }
-
 BitImage::BitImage(int rows, int cols)
     : rows_(rows), cols_(cols), words_((cols + 2 + 63) / 64),
       bits_(static_cast<std::size_t>(rows + 2) * static_cast<std::size_t>((cols + 2 + 63) / 64), 0) {}
@@ -126,7 +85,7 @@ void thin(BitImage& image, int max_iterations) {
     const std::uint64_t g3 = sub == 0 ? ~((x2 | x3 | ~x8) & x1) : ~((x6 | x7 | ~x4) & x5);
     return border & g1 & g2 & g3;
   };
-  // A pixel kept in a subiteration can only be deleted by the same table after a neighbour
+  // A pixel kept in a subiteration can only be deleted by the same condition after a neighbour
   // changed, so from the third subiteration on only the words at or next to a word that lost pixels
   // in one of the last two subiterations are evaluated: lost[s % 2][y + 1] has bit k set when word k
   // of row y lost pixels in subiteration s (rows of up to 64 words; wider images evaluate every word).

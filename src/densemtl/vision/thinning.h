@@ -9,7 +9,6 @@
 
 #include <opencv2/core.hpp>
 
-#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -47,10 +46,5 @@ cv::Mat thin(const cv::Mat& binary, int max_iterations = -1);
 // as Boolean expressions on 64 pixels at once, on the words that can change (those at or next to a
 // word that lost pixels in the last two subiterations).
 void thin(BitImage& image, int max_iterations = -1);
-
-// The deletion tables, indexed by the 8-neighbour code: bit k-1 is neighbour x_k, with x_1 the
-// east neighbour and the others numbered counter-clockwise (x_2 north-east, x_3 north, ...).
-const std::array<std::uint8_t, 256>& thin_lut_first();
-const std::array<std::uint8_t, 256>& thin_lut_second();
 
 }  // namespace densemtl::vision

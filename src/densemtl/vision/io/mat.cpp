@@ -122,8 +122,6 @@ std::string convert_char(matvar_t* v, const std::string& where) {
 Value convert(matvar_t* v, const std::string& where) {
   Value out;
   for (int i = 0; i < v->rank; ++i) out.dims.push_back(v->dims[i]);
-  std::size_t n = 1;
-  for (auto d : out.dims) n *= d;
   switch (v->class_type) {
     case MAT_C_CHAR:
       out.kind = Value::Kind::Char;
@@ -132,7 +130,7 @@ Value convert(matvar_t* v, const std::string& where) {
     case MAT_C_STRUCT: {
       out.kind = Value::Kind::Struct;
       unsigned nf = Mat_VarGetNumberOfFields(v);
-      checked_elements(v, std::max(1U, nf) * sizeof(matvar_t*), where);  // one field pointer per element and field
+      const std::size_t n = checked_elements(v, std::max(1U, nf) * sizeof(matvar_t*), where);  // a pointer per element and field
       char* const* names = Mat_VarGetStructFieldnames(v);
       for (unsigned f = 0; f < nf; ++f) out.field_names.emplace_back(names[f]);
       out.elements.resize(n);
@@ -146,7 +144,7 @@ Value convert(matvar_t* v, const std::string& where) {
     }
     case MAT_C_CELL: {
       out.kind = Value::Kind::Cell;
-      checked_elements(v, sizeof(matvar_t*), where);
+      const std::size_t n = checked_elements(v, sizeof(matvar_t*), where);
       out.elements.resize(n);
       for (std::size_t i = 0; i < n; ++i) {
         matvar_t* c = Mat_VarGetCell(v, static_cast<int>(i));
