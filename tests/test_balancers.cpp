@@ -469,7 +469,7 @@ TEST(GradNorm, DrivesTheWeightedGradientNormsToEqualTargets) {
     opt.zero_grad();
     p.step(*b);
     opt.step();
-    b->after_step(ctx);
+    b->finish_step(ctx);
   }
   auto w = b->weights();
   EXPECT_NEAR(w.at("semseg") + w.at("normals"), 2.0, 1e-6);
@@ -487,7 +487,7 @@ TEST(Famo, WeightsMoveTowardsTheTaskWhoseLossDecreasesSlowest) {
                   after.add_main("normals", torch::tensor(0.99, torch::kFloat64));
                   return after;
                 }};
-    b->after_step(ctx);
+    b->finish_step(ctx);
   }
   p.step(*b);
   EXPECT_GT(b->weights().at("normals"), 0.6);

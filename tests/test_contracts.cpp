@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <set>
 
 #include "densemtl/balancing/balancer.h"
@@ -294,6 +295,110 @@ TEST(BalancerContract, EveryBalancerResumesToBitIdenticalWeights) {
     ASSERT_EQ(sa.size(), sc.size());
     for (std::size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i], sc[i]));
     EXPECT_EQ(a.balancer->weights(), c.balancer->weights());
+  }
+}
+
+TEST(BalancerContract, EveryBalancerSkipsATaskNoImageOfTheBatchIsLabelledFor) {
+  // Partially labelled data, exactly: a model on semseg, normals and depth whose batches carry no
+  // depth label trains its shared part and the other heads as the same model without depth
+  // trains on the same images, whatever the balancer; depth's head and balancer state stay put.
+  Tiny tiny;
+  std::map<std::string, torch::Tensor> unlabelled_depth = tiny.labels;
+  unlabelled_depth["depth"] = torch::full_like(tiny.labels["depth"], tasks::Task::kIgnore);
+  const std::vector<std::string> two = {"semseg", "normals"};
+  tasks::TaskSet two_set{two, nullptr};
+  std::map<std::string, torch::Tensor> two_labels = {{"semseg", tiny.labels["semseg"]}, {"normals", tiny.labels["normals"]}};
+  const std::vector<std::map<std::string, double>> epoch_losses = {{{"semseg", 1.0}, {"normals", 0.5}}, {{"semseg", 0.9}, {"normals", 0.2}}};
+  for (const auto& name : balancing::balancer_names())
+  for (const auto& options : test::balancer_variants(name)) {
+    SCOPED_TRACE(name + " " + join(options, " "));
+    Trainee a = make_trainee(tiny, name, options);
+    train::StepSetup a_setup = tiny.step();
+    a_setup.validation_batch = [&] { return std::make_pair(tiny.image.flip({3}), unlabelled_depth); };
+    // The two-task model, from the three-task model's weights.
+    Trainee b;
+    b.model = models::make_architecture(spec_for("baseline", "resnet18", two, {}, 0.0625));
+    {
+      torch::NoGradGuard g;
+      auto from = a.model->named_parameters();
+      for (auto& p : b.model->named_parameters()) p.value().copy_(from[p.key()]);
+      auto from_buffers = a.model->named_buffers();
+      for (auto& x : b.model->named_buffers()) x.value().copy_(from_buffers[x.key()]);
+    }
+    b.balancer = test::make_balancer_with(name, two, options);
+    std::vector<torch::Tensor> params = b.model->parameters();
+    for (auto& p : b.balancer->parameters()) params.push_back(p);
+    b.optimizer = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3));
+    train::StepSetup b_setup;
+    b_setup.tasks = &two_set;
+    b_setup.main = two;
+    b_setup.validation_batch = [&] { return std::make_pair(tiny.image.flip({3}), two_labels); };
+    // The heads' dropout draws from the global generator, one head more in the three-task model:
+    // off, so that methods that draw (random weights, drop masks) and methods that run the model
+    // again (FAMO, Auto-Lambda) see the same random numbers in both.
+    for (auto* m : {&a.model, &b.model})
+      for (auto& module : (*m)->modules())
+        if (auto* d = dynamic_cast<torch::nn::DropoutImpl*>(module.get())) d->options.p(0.0);
+    std::map<std::string, torch::Tensor> depth_head;
+    for (const auto& p : a.model->named_parameters())
+      if (p.key().find("depth") != std::string::npos) depth_head[p.key()] = p.value().clone();
+    ASSERT_FALSE(depth_head.empty());
+    for (int step = 0; step < 4; ++step) {
+      torch::manual_seed(100 + step);  // methods that draw (random weights, task orders, drop masks) draw alike
+      auto va = train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, unlabelled_depth, a_setup, step / 2, step, {"depth"});
+      torch::manual_seed(100 + step);
+      auto vb = train::train_step(*b.model, *b.balancer, *b.optimizer, tiny.image, two_labels, b_setup, step / 2, step);
+      EXPECT_EQ(va.per_task.count("depth"), 0u);
+      for (const auto& t : two) EXPECT_NEAR(va.per_task.at(t), vb.per_task.at(t), 1e-5 * std::fabs(vb.per_task.at(t))) << t << " step " << step;
+      if (step < 2) {
+        a.balancer->end_epoch(epoch_losses[static_cast<std::size_t>(step)]);
+        b.balancer->end_epoch(epoch_losses[static_cast<std::size_t>(step)]);
+      }
+    }
+    auto pa = a.model->named_parameters();
+    for (const auto& p : b.model->named_parameters())
+      EXPECT_TRUE(torch::allclose(p.value(), pa[p.key()], 1e-4, 1e-6)) << p.key() << " differs by "
+          << (p.value() - pa[p.key()]).abs().max().item<double>();
+    for (const auto& [key, before] : depth_head) EXPECT_TRUE(torch::equal(before, pa[key])) << key << " moved";
+    auto wa = a.balancer->weights(), wb = b.balancer->weights();
+    for (const auto& t : two) {
+      if (wb.count(t)) {
+        EXPECT_NEAR(wa.at(t), wb.at(t), 1e-4 * std::max(1.0, std::fabs(wb.at(t)))) << t;
+      }
+    }
+  }
+}
+
+TEST(BalancerContract, ABatchLabelledForNoTaskChangesNothing) {
+  Tiny tiny;
+  std::map<std::string, torch::Tensor> none = tiny.labels;
+  for (auto& [t, l] : none) l = torch::full_like(l, tasks::Task::kIgnore);
+  for (const auto& name : balancing::balancer_names()) {
+    SCOPED_TRACE(name);
+    Trainee a = make_trainee(tiny, name, {});
+    std::vector<torch::Tensor> before;
+    for (const auto& p : a.model->parameters()) before.push_back(p.clone());
+    train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, none, tiny.step(), 0, 0, {"semseg", "normals", "depth"});
+    auto after = a.model->parameters();
+    for (std::size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i]));
+  }
+}
+
+TEST(BalancerContract, AnUnlabelledTasksHeadStaysPutDespiteTheOptimizersMomentum) {
+  Tiny tiny;
+  std::map<std::string, torch::Tensor> unlabelled_depth = tiny.labels;
+  unlabelled_depth["depth"] = torch::full_like(tiny.labels["depth"], tasks::Task::kIgnore);
+  for (const char* name : {"fixed", "mgda"}) {
+    SCOPED_TRACE(name);
+    Trainee a = make_trainee(tiny, name, {});
+    train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, tiny.labels, tiny.step(), 0, 0);  // Adam moments now
+    std::map<std::string, torch::Tensor> before;
+    for (const auto& p : a.model->named_parameters())
+      if (p.key().find("depth") != std::string::npos) before[p.key()] = p.value().clone();
+    ASSERT_FALSE(before.empty());
+    train::train_step(*a.model, *a.balancer, *a.optimizer, tiny.image, unlabelled_depth, tiny.step(), 0, 1, {"depth"});
+    auto now = a.model->named_parameters();
+    for (const auto& [key, value] : before) EXPECT_TRUE(torch::equal(value, now[key])) << key << " moved";
   }
 }
 

@@ -67,6 +67,34 @@ TEST(Losses, DepthL1OverValidPixels) {
   EXPECT_EQ(get("depth").loss(out, t4({255, 255, 255}, {1, 1, 1, 3})).item<double>(), 0.0);
 }
 
+TEST(Losses, ImagesWithoutALabelDoNotCountInTheMean) {
+  // Partially labelled batches: every task's loss over a batch whose images 1 and 3 carry no label
+  // equals its loss over images 0 and 2 alone, and the unlabelled images get no gradient.
+  torch::manual_seed(3);
+  const std::map<std::string, int> outputs = {{"semseg", 5}, {"human_parts", 7}, {"sal", 1}, {"edge", 1}, {"normals", 3}, {"depth", 1}};
+  for (const auto& [task, c] : outputs) {
+    SCOPED_TRACE(task);
+    at::Tensor out = torch::randn({4, c, 6, 5}).requires_grad_(true);
+    at::Tensor label;
+    if (task == "semseg" || task == "human_parts") label = torch::randint(0, c, {4, 1, 6, 5}).to(torch::kFloat32);
+    else if (task == "sal" || task == "edge") label = (torch::rand({4, 1, 6, 5}) > 0.7).to(torch::kFloat32);
+    else if (task == "normals") label = torch::nn::functional::normalize(torch::randn({4, 3, 6, 5}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    else label = torch::rand({4, 1, 6, 5}) * 5 + 0.5;
+    label[0][0][0][0] = Task::kIgnore;  // an ignored pixel inside a labelled image too
+    at::Tensor partial = label.clone();
+    partial[1].fill_(Task::kIgnore);
+    partial[3].fill_(Task::kIgnore);
+    at::Tensor keep = torch::tensor({0, 2}, torch::kLong);
+    at::Tensor l = get(task).loss(out, partial);
+    double alone = get(task).loss(out.detach().index_select(0, keep), label.index_select(0, keep)).item<double>();
+    EXPECT_NEAR(l.item<double>(), alone, 1e-6 * std::max(1.0, std::fabs(alone)));
+    l.backward();
+    EXPECT_EQ(out.grad()[1].abs().sum().item<double>(), 0.0);
+    EXPECT_EQ(out.grad()[3].abs().sum().item<double>(), 0.0);
+    EXPECT_GT(out.grad()[0].abs().sum().item<double>(), 0.0);
+  }
+}
+
 TEST(Predictions, EncodingMatchesTheReferenceFormats) {
   cv::Size original(6, 4);
   // Classes: argmax at network size, nearest resize.

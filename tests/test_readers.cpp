@@ -160,6 +160,38 @@ TEST(NyudReader, MissingLabelsAreAllowedOnlyWhenTheDatasetSaysSo) {
   EXPECT_TRUE(s.has("semseg"));
 }
 
+TEST(NyudReader, PerTaskListsSayWhichImagesAreLabelledForATask) {
+  test::TempDir dir;
+  test::write_nyud_fixture(dir.path(), 3, 2);
+  fs::create_directories(dir.path() / "gt_sets" / "labelled");
+  // depth: labelled on 1000 and one validation image only; the unlisted ids' files are not read.
+  std::vector<std::string> val = open_dataset(dir.path())->ids("val");
+  std::ofstream(dir.path() / "gt_sets" / "labelled" / "depth.txt") << "1000\n" << val[0] << "\n";
+  fs::remove(dir.path() / "depth" / "1001.npy");
+  std::ofstream(dir.path() / "depth" / "1002.npy") << "not an npy file";
+  auto ds = open_dataset(dir.path());
+  EXPECT_TRUE(ds->load("1000").has("depth"));
+  EXPECT_FALSE(ds->load("1001").has("depth"));
+  EXPECT_FALSE(ds->load("1002").has("depth"));
+  EXPECT_TRUE(ds->load("1002").has("semseg"));
+  EXPECT_TRUE(ds->labelled("1000", "depth"));
+  EXPECT_FALSE(ds->labelled("1001", "depth"));
+  EXPECT_TRUE(ds->labelled("1001", "semseg"));
+  // info reports the coverage per split and task.
+  DatasetReport r = describe(*ds, true, 1);
+  EXPECT_EQ(r.json["labelled"]["train"]["depth"].get<int>(), 1);
+  EXPECT_EQ(r.json["labelled"]["val"]["depth"].get<int>(), 1);
+  EXPECT_EQ(r.json["labelled"]["train"]["semseg"].get<int>(), 3);
+  EXPECT_NE(r.text.find("depth 1/3 (33.3%)"), std::string::npos) << r.text;
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  // A listed id must have its file.
+  std::ofstream(dir.path() / "gt_sets" / "labelled" / "depth.txt") << "1001\n";
+  test::expect_error([&] { open_dataset(dir.path())->load("1001"); }, {"depth/1001.npy", "not found"});
+  // A list for a task the dataset does not have.
+  std::ofstream(dir.path() / "gt_sets" / "labelled" / "sal.txt") << "1000\n";
+  test::expect_error([&] { open_dataset(dir.path()); }, {"gt_sets/labelled/sal.txt", "no such task"});
+}
+
 TEST(PascalReader, ReadsLabelsGroupsPartsMasksNormalsAndDerivesEdges) {
   test::TempDir dir;
   const int h = 10, w = 14;

@@ -93,6 +93,45 @@ TEST(Synthetic, WritesTheNyudLayoutAndReadsBack) {
   EXPECT_EQ(sample.image.size(), cv::Size(64, 48));
 }
 
+TEST(Synthetic, DropsLabelsAtTheGivenRatePerTaskFromTheSeed) {
+  test::TempDir dir;
+  GenerateOptions o = small_options(dir.path() / "scenes");
+  o.train = 40;
+  o.drop_labels = {{"depth", 0.5}, {"semseg", 1.0}, {"edge", 0.0}};
+  generate(o);
+  auto ds = data::open_dataset(dir.path() / "scenes");
+  std::vector<std::string> all;
+  for (const char* split : {"train", "val", "test"})
+    for (const auto& id : ds->ids(split)) all.push_back(id);
+  int depth = 0;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    const std::string& id = all[k];
+    data::Sample s = ds->load(id);
+    const int split = id.rfind("train", 0) == 0 ? 0 : id.rfind("val", 0) == 0 ? 1 : 2;
+    const int index = std::stoi(id.substr(id.find('_') + 1));
+    EXPECT_EQ(s.has("depth"), !label_dropped(o, "depth", split, index)) << id;
+    EXPECT_EQ(s.has("depth"), ds->labelled(id, "depth")) << id;
+    EXPECT_EQ(s.has("depth"), fs::exists(dir.path() / "scenes" / "depth" / (id + ".npy"))) << id;
+    EXPECT_FALSE(s.has("semseg")) << id;
+    EXPECT_TRUE(s.has("edge") && s.has("normals") && s.has("sal") && s.has("human_parts")) << id;
+    depth += s.has("depth") ? 1 : 0;
+  }
+  // About half of the 44 images keep their depth (binomial: 22 ± 3.3).
+  EXPECT_GT(depth, 10);
+  EXPECT_LT(depth, 34);
+  EXPECT_TRUE(fs::exists(dir.path() / "scenes" / "gt_sets" / "labelled" / "semseg.txt"));
+  EXPECT_FALSE(fs::exists(dir.path() / "scenes" / "gt_sets" / "labelled" / "edge.txt"));
+  // The draws depend on the seed only; unknown tasks and shares outside [0, 1] are errors.
+  GenerateOptions again = o;
+  again.threads = 1;
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(label_dropped(o, "depth", 0, i), label_dropped(again, "depth", 0, i));
+  o.out = dir.path() / "bad";
+  o.drop_labels = {{"height", 0.5}};
+  test::expect_error([&] { generate(o); }, {"--drop-labels", "unknown task 'height'"});
+  o.drop_labels = {{"depth", 1.5}};
+  test::expect_error([&] { generate(o); }, {"--drop-labels", "depth=1.5"});
+}
+
 TEST(Synthetic, NormalsAreUnitZeroWhereInvalidAndFaceTheCamera) {
   GenerateOptions o = render_options();
   Camera cam = make_intrinsics({o.width, o.height});

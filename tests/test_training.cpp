@@ -4,12 +4,15 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 
 #include "densemtl/core/json.h"
 #include "densemtl/vision/io/npy.h"
+#include "densemtl/data/dataset.h"
 #include "densemtl/data/synthetic/generator.h"
+#include "densemtl/eval/evaluator.h"
 #include "densemtl/train/run.h"
 #include "densemtl/train/trainer.h"
 #include "fixtures.h"
@@ -142,6 +145,52 @@ TEST(Training, AMultiTaskModelOverfitsFourImages) {
     double last = log.back()["train_loss"][task].get<double>();
     EXPECT_LT(last, 0.1 * first.get<double>()) << task << ": " << first << " -> " << last;
   }
+}
+
+TEST(Training, TrainsAndScoresOnPartiallyLabelledData) {
+  // Depth labels left out on about half of the images, semantic labels on all of the test split's.
+  test::TempDir dir;
+  synthetic::GenerateOptions g;
+  g.out = dir.path() / "scenes";
+  g.height = 32;
+  g.width = 40;
+  g.train = 12;
+  g.val = 4;
+  g.test = 3;
+  g.seed = 5;
+  g.drop_labels = {{"depth", 0.5}};
+  synthetic::generate(g);
+  auto ds = data::open_dataset(g.out);
+  // Semantic labels of the test split removed from its list.
+  {
+    std::string list;
+    for (const char* split : {"train", "val"})
+      for (const auto& id : ds->ids(split)) list += id + "\n";
+    std::ofstream(g.out / "gt_sets" / "labelled" / "semseg.txt") << list;
+    ds = data::open_dataset(g.out);
+  }
+  std::size_t depth_test = 0;
+  for (const auto& id : ds->ids("test")) depth_test += ds->labelled(id, "depth") ? 1 : 0;
+  fs::path cfg = write_config(dir.path(), g.out, "semseg, depth", "balancer: {name: uw}\n");
+  TrainOptions o;
+  o.config = cfg;
+  o.out = dir.path() / "run";
+  train(o);
+  auto log = read_log(dir.path() / "run" / "log.jsonl");
+  ASSERT_EQ(log.size(), 3u);
+  for (const auto& line : log) {
+    EXPECT_TRUE(std::isfinite(line["train_loss"]["depth"].get<double>()));
+    EXPECT_TRUE(std::isfinite(line["train_loss"]["semseg"].get<double>()));
+  }
+  Json metrics = read_json(dir.path() / "run" / "metrics.json");
+  EXPECT_EQ(metrics["depth"]["images"].get<std::size_t>(), depth_test);
+  EXPECT_EQ(metrics["semseg"]["images"].get<std::size_t>(), 0u);
+  EXPECT_FALSE(eval::primary_metric(metrics, "semseg").has_value());  // not a score of 0: no score
+  EXPECT_TRUE(eval::primary_metric(metrics, "depth").has_value());
+  // A task no training image is labelled for is refused before training.
+  std::ofstream(g.out / "gt_sets" / "labelled" / "semseg.txt") << "";
+  o.out = dir.path() / "run2";
+  test::expect_error([&] { train(o); }, {"no training image", "labelled for task 'semseg'"});
 }
 
 TEST(Training, ANonFiniteLossStopsTheRunNamingTaskAndStepAndKeepsTheCheckpoint) {

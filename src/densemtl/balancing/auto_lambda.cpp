@@ -25,10 +25,10 @@ class AutoLambda : public Balancer {
  public:
   explicit AutoLambda(const Setup& setup) : Balancer(setup), lr_(options().get_float("lr")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    lambda_ = state().register_buffer("lambda", torch::full({t}, options().get_float("init"), torch::kFloat64));
-    m_ = state().register_buffer("adam_m", torch::zeros({t}, torch::kFloat64));
-    v_ = state().register_buffer("adam_v", torch::zeros({t}, torch::kFloat64));
-    steps_ = state().register_buffer("adam_steps", torch::zeros({}, torch::kLong));
+    lambda_ = task_buffer("lambda", torch::full({t}, options().get_float("init"), torch::kFloat64));
+    m_ = task_buffer("adam_m", torch::zeros({t}, torch::kFloat64));
+    v_ = task_buffer("adam_v", torch::zeros({t}, torch::kFloat64));
+    steps_ = task_buffer("adam_steps", torch::zeros({t}, torch::kLong));
     show_weights(lambda_);
   }
   std::string name() const override { return "auto_lambda"; }

@@ -1,5 +1,6 @@
 #include "densemtl/balancing/balancer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "densemtl/core/error.h"
@@ -86,15 +87,155 @@ void Balancer::check(const models::ArchitectureImpl& model) const {
          name(), model.spec().architecture, name());
 }
 
-void Balancer::backward(const Losses& losses, Context& context) {
+bool Balancer::backward(const Losses& losses, Context& context) {
   if (losses.tasks() != tasks())
     fail("internal: balancer {} balances {}, the step has losses for {}", name(), join(tasks(), ", "), join(losses.tasks(), ", "));
+  std::vector<std::string> labelled = losses.labelled_tasks();
+  if (labelled.empty()) {
+    last_labelled_ = {};
+    skipped_ = true;
+    return false;
+  }
+  skipped_ = false;
+  const bool partial = labelled.size() != tasks().size();
+  last_labelled_ = partial ? labelled : std::vector<std::string>{};
+  if (!partial) {
+    run_backward(losses, context);
+    return true;
+  }
+  narrow(labelled);
+  try {
+    Context narrowed = narrowed_context(context);
+    run_backward(losses.restricted(labelled), narrowed);
+  } catch (...) {
+    widen();
+    throw;
+  }
+  widen();
+  // The unlabelled tasks' own parameters get no gradient at all (not a zero one), so that the
+  // optimizer leaves them alone, momentum included.
+  for (const auto& t : tasks())
+    if (!losses.labelled(t))
+      for (auto& p : context.model.task_parameters(t)) p.mutable_grad() = torch::Tensor();
+  return true;
+}
+
+void Balancer::run_backward(const Losses& losses, Context& context) {
   switch (mode()) {
     case Mode::Losses: objective(losses, context).backward(); break;
     case Mode::Parameters: backward_parameters(losses, context); break;
     case Mode::Representation: backward_representation(losses, context); break;
   }
   after_backward(context);
+}
+
+void Balancer::finish_step(Context& context) {
+  if (skipped_) return;
+  if (last_labelled_.empty()) {
+    after_step(context);
+    return;
+  }
+  narrow(last_labelled_);
+  try {
+    Context narrowed = narrowed_context(context);
+    after_step(narrowed);
+  } catch (...) {
+    widen();
+    throw;
+  }
+  widen();
+}
+
+Context Balancer::narrowed_context(Context& context) const {
+  Context c = context;
+  const std::vector<std::string> subset = active_;
+  if (context.recompute_losses) c.recompute_losses = [&context, subset] { return context.recompute_losses().restricted(subset); };
+  if (context.validation_losses) c.validation_losses = [&context, subset] { return context.validation_losses().restricted(subset); };
+  return c;
+}
+
+torch::Tensor Balancer::task_buffer(const std::string& name, torch::Tensor value, std::vector<std::int64_t> task_dims) {
+  if (task_dims.empty() || task_dims.size() > 2 || (task_dims.size() == 2 && (task_dims[0] != 0 || task_dims[1] != 1)))
+    fail("internal: balancer state '{}': task dimensions must be one dimension or {{0, 1}}", name);
+  torch::Tensor t = state_->register_buffer(name, std::move(value));
+  task_state_.push_back({t, std::move(task_dims), false, {}, {}});
+  return t;
+}
+
+torch::Tensor Balancer::task_parameter(const std::string& name, torch::Tensor value) {
+  torch::Tensor t = state_->register_parameter(name, std::move(value));
+  task_state_.push_back({t, {0}, true, {}, {}});
+  return t;
+}
+
+void Balancer::narrow(const std::vector<std::string>& labelled) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::int64_t> positions;
+  for (const auto& t : labelled) {
+    auto it = std::find(setup_.tasks.begin(), setup_.tasks.end(), t);
+    if (it == setup_.tasks.end()) fail("internal: balancer {} has no task '{}'", name(), t);
+    positions.push_back(static_cast<std::int64_t>(it - setup_.tasks.begin()));
+  }
+  const auto T = static_cast<std::int64_t>(setup_.tasks.size());
+  for (auto& s : task_state_) {
+    torch::Tensor full = s.tensor.detach();
+    s.full = full;
+    s.full_grad = s.parameter ? s.tensor.grad() : torch::Tensor();
+    bool sized = full.dim() > s.dims.back();
+    for (auto d : s.dims) sized = sized && full.size(d) == T;
+    if (!sized) {
+      // Not sized yet (the method sizes it on its first step): the method sees it as it is.
+      s.full = torch::Tensor();
+      continue;
+    }
+    torch::Tensor index = torch::tensor(positions, torch::TensorOptions().dtype(torch::kLong).device(full.device()));
+    torch::Tensor part = full;
+    for (auto d : s.dims) part = part.index_select(d, index);
+    if (s.parameter) s.tensor.mutable_grad() = torch::Tensor();
+    s.tensor.set_data(part);
+  }
+  active_ = labelled;
+  narrowed_ = true;
+}
+
+void Balancer::widen() {
+  torch::NoGradGuard no_grad;
+  std::vector<std::int64_t> positions;
+  for (const auto& t : active_)
+    positions.push_back(static_cast<std::int64_t>(std::find(setup_.tasks.begin(), setup_.tasks.end(), t) - setup_.tasks.begin()));
+  const auto T = static_cast<std::int64_t>(setup_.tasks.size());
+  const auto P = static_cast<std::int64_t>(positions.size());
+  for (auto& s : task_state_) {
+    torch::Tensor part = s.tensor.detach();
+    torch::Tensor full = s.full;
+    if (!full.defined()) {
+      // Sized during the step for the labelled tasks: the others' slices start at zero.
+      bool sized = part.dim() > s.dims.back();
+      for (auto d : s.dims) sized = sized && part.size(d) == P;
+      if (!sized) continue;
+      std::vector<std::int64_t> shape = part.sizes().vec();
+      for (auto d : s.dims) shape[static_cast<std::size_t>(d)] = T;
+      full = torch::zeros(shape, part.options());
+    }
+    torch::Tensor index = torch::tensor(positions, torch::TensorOptions().dtype(torch::kLong).device(full.device()));
+    if (s.dims.size() == 1) full.index_copy_(s.dims[0], index, part);
+    else full.index_put_({index.unsqueeze(1), index.unsqueeze(0)}, part);
+    if (s.parameter) {
+      torch::Tensor grad = s.tensor.grad();
+      torch::Tensor full_grad = s.full_grad;
+      if (grad.defined()) {
+        if (!full_grad.defined()) full_grad = torch::zeros_like(full);
+        full_grad.index_add_(0, index, grad);
+      }
+      s.tensor.set_data(full);
+      s.tensor.mutable_grad() = full_grad;
+    } else {
+      s.tensor.set_data(full);
+    }
+    s.full = s.full_grad = torch::Tensor();
+  }
+  narrowed_ = false;
+  active_.clear();
 }
 
 torch::Tensor Balancer::objective(const Losses& losses, Context& context) {
@@ -107,11 +248,18 @@ void Balancer::adam_step(torch::Tensor& x, torch::Tensor& m, torch::Tensor& v, t
                          double lr) {
   torch::NoGradGuard g;
   steps += 1;
-  const double t = static_cast<double>(steps.item<std::int64_t>());
   m.mul_(0.9).add_(grad, 0.1);
   v.mul_(0.999).addcmul_(grad, grad, 0.001);
-  torch::Tensor denom = (v.sqrt() / std::sqrt(1 - std::pow(0.999, t))).add_(1e-8);
-  x.addcdiv_(m, denom, -lr / (1 - std::pow(0.9, t)));
+  if (steps.dim() == 0) {
+    const double t = static_cast<double>(steps.item<std::int64_t>());
+    torch::Tensor denom = (v.sqrt() / std::sqrt(1 - std::pow(0.999, t))).add_(1e-8);
+    x.addcdiv_(m, denom, -lr / (1 - std::pow(0.9, t)));
+    return;
+  }
+  // One step count per element (per task): the same update with each element's bias corrections.
+  torch::Tensor t = steps.to(x.scalar_type());
+  torch::Tensor denom = (v.sqrt() / torch::sqrt(1 - torch::pow(0.999, t))).add_(1e-8);
+  x.addcdiv_(m, denom * (1 - torch::pow(0.9, t)), -lr);
 }
 
 void Balancer::show_weights(const torch::Tensor& weights) {
@@ -196,6 +344,8 @@ void Balancer::load(torch::serialize::InputArchive& archive, const std::string& 
       target.set_data(value.to(target.device()).clone());
       return;
     }
+    // Step counts kept per task since partially labelled data (a single count in older files).
+    if (value.dim() == 0 && target.dim() == 1) value = value.expand_as(target).clone();
     if (value.sizes() != target.sizes())
       fail("{}: balancer {} state '{}' is {} in the file, {} here", where, name(), key, shape_text(value.sizes()), shape_text(target.sizes()));
     target.copy_(value);

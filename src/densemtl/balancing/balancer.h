@@ -20,6 +20,13 @@
 // after validation (the validation metrics), at the end of an epoch (the mean losses). Its own
 // learnable parameters and persistent state live in state(): on the model's device, in the
 // optimizer, in checkpoints.
+//
+// Partially labelled data: in a step where some tasks have no label on any image of the batch
+// (Losses::labelled), the method runs on the labelled tasks alone, from backward() to the
+// after-step hook: tasks() lists only them, the losses and G hold only their rows, and every
+// per-task state tensor (task_buffer, task_parameter) shows only their slices — the unlabelled
+// tasks' state is left exactly as it was, their heads get no gradient. A method written for T
+// tasks thus needs nothing more, provided it keeps its per-task state in those tensors.
 #pragma once
 
 #include <torch/torch.h>
@@ -92,11 +99,13 @@ class Balancer {
   void check(const models::ArchitectureImpl& model) const;
 
   // Combines `losses` and backpropagates, leaving gradients in .grad of every parameter (call
-  // after the optimizer's zero_grad).
-  void backward(const Losses& losses, Context& context);
+  // after the optimizer's zero_grad). Returns false, writing nothing, when no task is labelled
+  // in the batch (the step must then be skipped).
+  bool backward(const Losses& losses, Context& context);
+  // After the optimizer step: the after-step hook, on the tasks of the last backward().
+  void finish_step(Context& context);
 
   // Hooks; the defaults do nothing.
-  virtual void after_step(Context& /*context*/) {}
   // After the gradients are written, before the optimizer step (e.g. clipping the shared gradient).
   virtual void after_backward(Context& /*context*/) {}
   virtual void after_validation(const OrderedJson& /*metrics*/) {}
@@ -115,9 +124,16 @@ class Balancer {
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive, const std::string& where);
 
-  const std::vector<std::string>& tasks() const { return setup_.tasks; }
+  // The balanced tasks; inside a step where some are unlabelled, the labelled ones only.
+  const std::vector<std::string>& tasks() const { return narrowed_ ? active_ : setup_.tasks; }
 
  protected:
+  virtual void after_step(Context& /*context*/) {}
+  // Per-task state, registered in state(): `value` holds one slice per task along `task_dims`
+  // (one dimension, or {0, 1} for a task × task table). A tensor left empty at construction may be
+  // sized on the first step (its slices then start at zero for tasks unlabelled in that step).
+  torch::Tensor task_buffer(const std::string& name, torch::Tensor value, std::vector<std::int64_t> task_dims = {0});
+  torch::Tensor task_parameter(const std::string& name, torch::Tensor value);
   // --- What a method implements, by mode ---
   // Losses mode: the objective to backpropagate once. Default: Σ α_t L_t with α = loss_weights().
   virtual torch::Tensor objective(const Losses& losses, Context& context);
@@ -135,7 +151,8 @@ class Balancer {
   virtual std::vector<torch::Tensor> objectives(const Losses& losses, Context& /*context*/) { return losses.objectives(); }
 
   // One step of PyTorch's Adam (betas 0.9 / 0.999, eps 1e-8) on a small state vector `x` of the
-  // method's own, with moments `m`, `v` and step count `steps` kept in state() buffers.
+  // method's own, with moments `m`, `v` and step count `steps` kept in state() buffers (one count,
+  // or one per element: per-task state whose tasks may skip steps).
   static void adam_step(torch::Tensor& x, torch::Tensor& m, torch::Tensor& v, torch::Tensor& steps, const torch::Tensor& grad,
                         double lr);
   // Records the weights shown in logs (a T-vector in tasks() order).
@@ -161,8 +178,24 @@ class Balancer {
   torch::Tensor combine_and_update_heads(const TaskGradients& g, const std::vector<std::vector<torch::Tensor>>& heads,
                                          const Losses& losses, Context& context);
 
+  // Narrowing per-task state to the labelled tasks of a step, and back.
+  struct TaskState {
+    torch::Tensor tensor;
+    std::vector<std::int64_t> dims;
+    bool parameter = false;
+    torch::Tensor full, full_grad;  // while narrowed
+  };
+  void run_backward(const Losses& losses, Context& context);
+  void narrow(const std::vector<std::string>& labelled);
+  void widen();
+  Context narrowed_context(Context& context) const;
+
   Setup setup_;
   std::shared_ptr<torch::nn::Module> state_ = std::make_shared<torch::nn::Module>();
+  std::vector<TaskState> task_state_;
+  bool narrowed_ = false, skipped_ = false;
+  std::vector<std::string> active_;          // the labelled tasks while narrowed
+  std::vector<std::string> last_labelled_;   // the labelled tasks of the last backward() (empty: all)
   std::map<std::string, double> last_weights_;
 };
 

@@ -16,7 +16,7 @@ namespace {
 class DbMtl : public Balancer {
  public:
   explicit DbMtl(const Setup& setup) : Balancer(setup), beta_(options().get_float("beta")), sigma_(options().get_float("beta_sigma")) {
-    average_ = state().register_buffer("gradient_average", torch::zeros({0}));
+    average_ = task_buffer("gradient_average", torch::zeros({0}));
     steps_ = state().register_buffer("steps", torch::zeros({}, torch::kLong));
   }
   std::string name() const override { return "db_mtl"; }

@@ -22,43 +22,50 @@ class Dtp : public Balancer {
  public:
   explicit Dtp(const Setup& setup) : Balancer(setup), alpha_(options().get_float("smoothing")), gamma_(options().get_float("gamma")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    kpi_ = state().register_buffer("kpi", torch::full({t}, -1.0, torch::kFloat64));  // −1: not measured yet
-    update();
+    kpi_ = task_buffer("kpi", torch::full({t}, -1.0, torch::kFloat64));  // −1: not measured yet
+    show_weights(torch::tensor(priorities(), torch::kFloat64));
   }
   std::string name() const override { return "dtp"; }
   Mode mode() const override { return Mode::Losses; }
 
   void after_validation(const OrderedJson& metrics) override {
+    torch::Tensor kpi = kpi_.to(torch::kCPU).contiguous();  // the state lives on the model's device
     for (std::size_t t = 0; t < tasks().size(); ++t) {
       const std::string& task = tasks()[t];
       if (!metrics.contains(task)) continue;
       std::optional<double> k = tasks::get(task).kpi(metrics.at(task));
       if (!k) continue;
-      double& smoothed = kpi_.data_ptr<double>()[t];
+      double& smoothed = kpi.data_ptr<double>()[t];
       smoothed = smoothed < 0 ? *k : alpha_ * *k + (1 - alpha_) * smoothed;
     }
-    update();
+    kpi_.copy_(kpi);
+    show_weights(torch::tensor(priorities(), torch::kFloat64));
   }
-  void loaded() override { update(); }
+  void loaded() override { show_weights(torch::tensor(priorities(), torch::kFloat64)); }
 
  protected:
-  torch::Tensor objective(const Losses& losses, Context&) override { return losses.weighted_sum(weights_); }
+  torch::Tensor objective(const Losses& losses, Context&) override {
+    std::vector<double> w = priorities();
+    show_weights(torch::tensor(w, torch::kFloat64));
+    return losses.weighted_sum(w);
+  }
 
  private:
-  void update() {
-    weights_.assign(tasks().size(), 1.0);
+  // The priorities of the balanced tasks (1 before a task's first validation).
+  std::vector<double> priorities() const {
+    std::vector<double> out(tasks().size(), 1.0);
+    torch::Tensor kpi = kpi_.to(torch::kCPU).contiguous();
     for (std::size_t t = 0; t < tasks().size(); ++t) {
-      double k = kpi_.data_ptr<double>()[t];
+      double k = kpi.data_ptr<double>()[t];
       if (k < 0) continue;
       k = std::clamp(k, 0.01, 0.99);
-      weights_[t] = -std::pow(1 - k, gamma_) * std::log(k);
+      out[t] = -std::pow(1 - k, gamma_) * std::log(k);
     }
-    show_weights(torch::tensor(weights_, torch::kFloat64));
+    return out;
   }
 
   double alpha_, gamma_;
   torch::Tensor kpi_;
-  std::vector<double> weights_;
 };
 
 }  // namespace

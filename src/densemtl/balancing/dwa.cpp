@@ -4,7 +4,9 @@
 // At epoch e (counting from 1), with the epoch mean losses L_t(·):
 //   r_t = L_t(e−1) / L_t(e−2),   λ_t = T exp(r_t / τ) / Σ_i exp(r_i / τ),   τ = 2
 // and λ_t = 1 for the first two epochs. The objective is Σ_t λ_t L_t. The two previous epochs'
-// mean losses are checkpointed.
+// mean losses are checkpointed. With partially labelled data an epoch mean is over the batches
+// labelled for the task; a task with none in an epoch keeps its two previous means, and a step
+// weighs its labelled tasks alone (T their number), once each has two epochs of means.
 #include "densemtl/balancing/balancer.h"
 
 namespace densemtl::balancing {
@@ -15,41 +17,49 @@ class DynamicWeightAverage : public Balancer {
  public:
   explicit DynamicWeightAverage(const Setup& setup) : Balancer(setup), temperature_(options().get_float("temperature")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    history_ = state().register_buffer("history", torch::zeros({2, t}, torch::kFloat64));  // rows: e−2, e−1
-    epochs_ = state().register_buffer("epochs", torch::zeros({}, torch::kLong));
-    update();
+    history_ = task_buffer("history", torch::zeros({2, t}, torch::kFloat64), {1});  // rows: e−2, e−1
+    epochs_ = task_buffer("epochs", torch::zeros({t}, torch::kLong));                // per task: epochs with a mean
+    show_weights(torch::tensor(lambdas(), torch::kFloat64));
   }
   std::string name() const override { return "dwa"; }
   Mode mode() const override { return Mode::Losses; }
 
   void end_epoch(const std::map<std::string, double>& mean_losses) override {
     torch::NoGradGuard g;
-    history_[0].copy_(history_[1]);
-    for (std::size_t i = 0; i < tasks().size(); ++i)
-      history_[1][static_cast<std::int64_t>(i)] = mean_losses.count(tasks()[i]) ? mean_losses.at(tasks()[i]) : 1.0;
-    epochs_ += 1;
-    update();
+    for (std::size_t i = 0; i < tasks().size(); ++i) {
+      auto it = mean_losses.find(tasks()[i]);
+      if (it == mean_losses.end()) continue;  // no labelled batch this epoch
+      const auto k = static_cast<std::int64_t>(i);
+      history_[0][k].copy_(history_[1][k]);
+      history_[1][k] = it->second;
+      epochs_[k] += 1;
+    }
+    show_weights(torch::tensor(lambdas(), torch::kFloat64));
   }
 
  protected:
-  torch::Tensor objective(const Losses& losses, Context&) override { return losses.weighted_sum(weights_); }
-  void loaded() override { update(); }
+  torch::Tensor objective(const Losses& losses, Context&) override {
+    std::vector<double> w = lambdas();
+    show_weights(torch::tensor(w, torch::kFloat64));
+    return losses.weighted_sum(w);
+  }
+  void loaded() override { show_weights(torch::tensor(lambdas(), torch::kFloat64)); }
 
  private:
-  void update() {
+  // λ of the balanced tasks: 1 until every one has two epochs of means.
+  std::vector<double> lambdas() const {
     const std::size_t n = tasks().size();
-    weights_.assign(n, 1.0);
-    if (epochs_.item<std::int64_t>() >= 2) {
+    std::vector<double> out(n, 1.0);
+    if (epochs_.min().item<std::int64_t>() >= 2) {
       torch::Tensor r = history_[1] / history_[0];
       torch::Tensor w = static_cast<double>(n) * torch::softmax(r / temperature_, 0);
-      for (std::size_t i = 0; i < n; ++i) weights_[i] = w[static_cast<std::int64_t>(i)].item<double>();
+      for (std::size_t i = 0; i < n; ++i) out[i] = w[static_cast<std::int64_t>(i)].item<double>();
     }
-    show_weights(torch::tensor(weights_, torch::kFloat64));
+    return out;
   }
 
   double temperature_;
   torch::Tensor history_, epochs_;
-  std::vector<double> weights_;
 };
 
 }  // namespace

@@ -17,9 +17,9 @@ class ExcessMtl : public Balancer {
  public:
   explicit ExcessMtl(const Setup& setup) : Balancer(setup), eta_(options().get_float("step_size")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    accumulator_ = state().register_buffer("accumulator", torch::zeros({0}));
-    first_ = state().register_buffer("first_excess", torch::zeros({t}, torch::kFloat64));
-    weights_ = state().register_buffer("weights", torch::ones({t}, torch::kFloat64));
+    accumulator_ = task_buffer("accumulator", torch::zeros({0}));
+    first_ = task_buffer("first_excess", torch::zeros({t}, torch::kFloat64));
+    weights_ = task_buffer("weights", torch::ones({t}, torch::kFloat64));
     show_weights(weights_);
   }
   std::string name() const override { return "excess_mtl"; }
@@ -28,14 +28,17 @@ class ExcessMtl : public Balancer {
  protected:
   Combination combine(const torch::Tensor& G, const Losses&, Context&) override {
     torch::NoGradGuard g;
-    const bool first = accumulator_.numel() == 0;
-    if (first) accumulator_.set_data(torch::zeros_like(G));
+    if (accumulator_.numel() == 0) accumulator_.set_data(torch::zeros_like(G));
     accumulator_.add_(G * G);
     torch::Tensor excess = ((G * G) / torch::sqrt(accumulator_ + 1e-7)).sum(1).to(torch::kFloat64);
-    if (first) {
+    // A task's first step (its first labelled one) only records its excess risk.
+    torch::Tensor first = first_.eq(0);
+    if (first.all().item<bool>()) {
       first_.copy_(excess.clamp_min(1e-20));
     } else {
-      weights_.mul_(torch::exp(eta_ * excess / first_));
+      torch::Tensor scale = torch::where(first, torch::ones_like(excess), torch::exp(eta_ * excess / first_.clamp_min(1e-20)));
+      first_.copy_(torch::where(first, excess.clamp_min(1e-20), first_));
+      weights_.mul_(scale);
       weights_.mul_(static_cast<double>(weights_.numel()) / weights_.sum());
     }
     return Combination::of_weights(weights_.to(G.scalar_type()));

@@ -22,10 +22,10 @@ class Famo : public Balancer {
       : Balancer(setup), lr_(options().get_float("lr")), decay_(options().get_float("decay")),
         floor_(options().get_float("min_loss")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    xi_ = state().register_buffer("logits", torch::zeros({t}, torch::kFloat64));
-    m_ = state().register_buffer("adam_m", torch::zeros({t}, torch::kFloat64));
-    v_ = state().register_buffer("adam_v", torch::zeros({t}, torch::kFloat64));
-    steps_ = state().register_buffer("adam_steps", torch::zeros({}, torch::kLong));
+    xi_ = task_buffer("logits", torch::zeros({t}, torch::kFloat64));
+    m_ = task_buffer("adam_m", torch::zeros({t}, torch::kFloat64));
+    v_ = task_buffer("adam_v", torch::zeros({t}, torch::kFloat64));
+    steps_ = task_buffer("adam_steps", torch::zeros({t}, torch::kLong));
   }
   std::string name() const override { return "famo"; }
   Mode mode() const override { return Mode::Losses; }

@@ -10,18 +10,20 @@ namespace {
 
 class Fixed : public Balancer {
  public:
-  explicit Fixed(const Setup& setup) : Balancer(setup) {
-    for (const auto& t : tasks()) weights_.push_back(setup.loss_weights.count(t) ? setup.loss_weights.at(t) : 1.0);
-    show_weights(torch::tensor(weights_, torch::kFloat64));
-  }
+  explicit Fixed(const Setup& setup) : Balancer(setup) { show_weights(torch::tensor(configured(), torch::kFloat64)); }
   std::string name() const override { return "fixed"; }
   Mode mode() const override { return Mode::Losses; }
 
  protected:
-  torch::Tensor objective(const Losses& losses, Context&) override { return losses.weighted_sum(weights_); }
+  torch::Tensor objective(const Losses& losses, Context&) override { return losses.weighted_sum(configured()); }
 
  private:
-  std::vector<double> weights_;
+  // tasks.loss_weights of the balanced tasks (1 where none is set).
+  std::vector<double> configured() const {
+    std::vector<double> w;
+    for (const auto& t : tasks()) w.push_back(setup().loss_weights.count(t) ? setup().loss_weights.at(t) : 1.0);
+    return w;
+  }
 };
 
 }  // namespace

@@ -23,8 +23,8 @@ class GradNorm : public Balancer {
       : Balancer(setup), alpha_(options().get_float("alpha")), on_representation_(options().get_string("mode") == "rep"),
         layer_(options().get_string("layer")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    weights_ = state().register_parameter("weights", torch::ones({t}));
-    initial_ = state().register_buffer("initial_losses", torch::zeros({t}, torch::kFloat64));
+    weights_ = task_parameter("weights", torch::ones({t}));
+    initial_ = task_buffer("initial_losses", torch::zeros({t}, torch::kFloat64));
   }
   std::string name() const override { return "gradnorm"; }
   Mode mode() const override { return Mode::Losses; }
@@ -39,7 +39,8 @@ class GradNorm : public Balancer {
   torch::Tensor objective(const Losses& losses, Context& context) override {
     std::vector<torch::Tensor> l = losses.objectives();
     torch::Tensor values = torch::stack(l).detach().to(torch::kFloat64);
-    if (initial_.eq(0).all().item<bool>()) initial_.copy_(values.to(initial_.device()));
+    // L_t(0): each task's loss at its first (labelled) step.
+    initial_.copy_(torch::where(initial_.eq(0), values.to(initial_.device()), initial_));
     // |∇_W L_t| per task.
     std::vector<torch::Tensor> wrt = on_representation_ ? context.output.representation.shared : std::vector<torch::Tensor>{layer(context.model)};
     std::vector<double> norms;

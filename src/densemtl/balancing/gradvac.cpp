@@ -21,7 +21,7 @@ class GradVac : public Balancer {
  public:
   explicit GradVac(const Setup& setup)
       : Balancer(setup), beta_(options().get_float("beta")), per_tensor_(options().get_string("groups") == "tensor") {
-    targets_ = state().register_buffer("similarity_targets", torch::zeros({0}, torch::kFloat64));
+    targets_ = task_buffer("similarity_targets", torch::zeros({0}, torch::kFloat64), {0, 1});
   }
   std::string name() const override { return "gradvac"; }
   Mode mode() const override { return Mode::Parameters; }

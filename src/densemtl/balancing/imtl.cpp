@@ -52,7 +52,7 @@ torch::Tensor impartial_weights(const torch::Tensor& G) {
 class ImtlL : public Balancer {
  public:
   explicit ImtlL(const Setup& setup) : Balancer(setup) {
-    scale_ = state().register_parameter("log_scale", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
+    scale_ = task_parameter("log_scale", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
   }
   std::string name() const override { return "imtl_l"; }
   Mode mode() const override { return Mode::Losses; }
@@ -88,7 +88,7 @@ class ImtlG : public Balancer {
 class Imtl : public ImtlG {
  public:
   explicit Imtl(const Setup& setup) : ImtlG(setup) {
-    scale_ = state().register_parameter("log_scale", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
+    scale_ = task_parameter("log_scale", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
   }
   std::string name() const override { return "imtl"; }
 

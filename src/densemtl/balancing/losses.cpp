@@ -72,6 +72,34 @@ torch::Tensor Losses::weighted_sum(const torch::Tensor& weights) const {
   return total;
 }
 
+void Losses::set_unlabelled(const std::string& task) {
+  if (!labelled(task)) return;
+  unlabelled_.push_back(task);
+}
+
+bool Losses::labelled(const std::string& task) const {
+  return std::find(unlabelled_.begin(), unlabelled_.end(), task) == unlabelled_.end();
+}
+
+std::vector<std::string> Losses::labelled_tasks() const {
+  std::vector<std::string> out;
+  for (const auto& t : tasks_)
+    if (labelled(t)) out.push_back(t);
+  return out;
+}
+
+Losses Losses::restricted(const std::vector<std::string>& subset) const {
+  Losses out;
+  for (const auto& term : terms_) {
+    if (std::find(subset.begin(), subset.end(), term.task) == subset.end()) continue;
+    if (term.auxiliary) out.add_auxiliary(term.name, term.task, term.value);
+    else out.add_main(term.task, term.value);
+  }
+  for (const auto& t : unlabelled_)
+    if (std::find(subset.begin(), subset.end(), t) != subset.end()) out.unlabelled_.push_back(t);
+  return out;
+}
+
 Losses::Values Losses::values() const {
   std::vector<torch::Tensor> all;
   for (const auto& t : terms_) all.push_back(t.value.detach().to(torch::kFloat64).reshape({}));
@@ -80,7 +108,7 @@ Losses::Values Losses::values() const {
   for (std::size_t i = 0; i < terms_.size(); ++i) {
     double x = host[static_cast<std::int64_t>(i)].item<double>();
     v.per_term.push_back(x);
-    v.per_task[terms_[i].task] += x;
+    if (labelled(terms_[i].task)) v.per_task[terms_[i].task] += x;
   }
   return v;
 }

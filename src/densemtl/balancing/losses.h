@@ -1,6 +1,8 @@
 // The loss terms of one training step, in canonical order: the main tasks in the task registry's
 // order, then the auxiliary (deep-supervision) terms in the order the architecture returned them.
 // Balancers see every term on its own; a task's objective is the sum of its terms.
+// Partially labelled data: a task none of the batch's images is labelled for is unlabelled in the
+// step; its terms are exact zeros (no pixel supervised), and balancers skip it (Balancer::backward).
 #pragma once
 
 #include <torch/torch.h>
@@ -37,9 +39,17 @@ class Losses {
   // T-vector tensor (cast to the losses' dtype).
   torch::Tensor weighted_sum(const std::vector<double>& weights) const;
   torch::Tensor weighted_sum(const torch::Tensor& weights) const;
+  // Marks `task` as having no label on any image of the batch (its terms stay, as zeros).
+  void set_unlabelled(const std::string& task);
+  bool labelled(const std::string& task) const;
+  // The tasks with a label on at least one image of the batch, in tasks() order.
+  std::vector<std::string> labelled_tasks() const;
+  // The terms of `subset` only (tasks in canonical order; their labelled flags kept).
+  Losses restricted(const std::vector<std::string>& subset) const;
   // The position of `task` in tasks().
   std::size_t index(const std::string& task) const;
-  // The values read back to the host in one transfer: per task (sum of its terms) and per term.
+  // The values read back to the host in one transfer: per labelled task (sum of its terms) and per
+  // term.
   struct Values {
     std::map<std::string, double> per_task;
     std::vector<double> per_term;
@@ -49,6 +59,7 @@ class Losses {
  private:
   std::vector<LossTerm> terms_;
   std::vector<std::string> tasks_;
+  std::vector<std::string> unlabelled_;
 };
 
 }  // namespace densemtl::balancing

@@ -23,8 +23,8 @@ class MoCo : public Balancer {
       : Balancer(setup), beta_(options().get_float("beta")), beta_sigma_(options().get_float("beta_sigma")),
         gamma_(options().get_float("gamma")), gamma_sigma_(options().get_float("gamma_sigma")), rho_(options().get_float("rho")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    tracked_ = state().register_buffer("tracked", torch::zeros({0}));
-    lambda_ = state().register_buffer("lambda", torch::full({t}, 1.0 / static_cast<double>(t), torch::kFloat64));
+    tracked_ = task_buffer("tracked", torch::zeros({0}));
+    lambda_ = task_buffer("lambda", torch::full({t}, 1.0 / static_cast<double>(t), torch::kFloat64));
     steps_ = state().register_buffer("steps", torch::zeros({}, torch::kLong));
   }
   std::string name() const override { return "moco"; }
@@ -34,6 +34,8 @@ class MoCo : public Balancer {
   Combination combine(const torch::Tensor& G, const Losses& losses, Context&) override {
     torch::NoGradGuard g;
     if (tracked_.numel() == 0) tracked_.set_data(torch::zeros_like(G));
+    // λ lives on the simplex of the balanced tasks (of the labelled ones in a partially labelled step).
+    if (tasks().size() != setup().tasks.size()) lambda_.div_(lambda_.sum());
     steps_ += 1;
     const double k = static_cast<double>(steps_.item<std::int64_t>());
     torch::Tensor values = torch::stack(losses.objectives()).detach().to(G.scalar_type()).unsqueeze(1);

@@ -18,7 +18,7 @@ class NashMtl : public Balancer {
  public:
   explicit NashMtl(const Setup& setup)
       : Balancer(setup), every_(options().get_int("every")), max_norm_(options().get_float("max_norm")) {
-    alpha_ = state().register_buffer("alpha", torch::ones({static_cast<std::int64_t>(tasks().size())}, torch::kFloat64));
+    alpha_ = task_buffer("alpha", torch::ones({static_cast<std::int64_t>(tasks().size())}, torch::kFloat64));
     steps_ = state().register_buffer("steps", torch::zeros({}, torch::kLong));
     show_weights(alpha_);
   }

@@ -18,9 +18,9 @@ class Stch : public Balancer {
  public:
   explicit Stch(const Setup& setup) : Balancer(setup), mu_(options().get_float("mu")), warmup_(options().get_int("warmup_epochs")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
-    reference_ = state().register_buffer("reference", torch::ones({t}, torch::kFloat64));
-    sum_ = state().register_buffer("sum", torch::zeros({t}, torch::kFloat64));
-    count_ = state().register_buffer("count", torch::zeros({}, torch::kFloat64));
+    reference_ = task_buffer("reference", torch::ones({t}, torch::kFloat64));
+    sum_ = task_buffer("sum", torch::zeros({t}, torch::kFloat64));
+    count_ = task_buffer("count", torch::zeros({t}, torch::kFloat64));  // per task: its labelled warm-up steps
   }
   std::string name() const override { return "stch"; }
   Mode mode() const override { return Mode::Losses; }

@@ -17,13 +17,8 @@ namespace {
 class Uncertainty : public Balancer {
  public:
   explicit Uncertainty(const Setup& setup) : Balancer(setup) {
-    log_variance_ = state().register_parameter("log_variance", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
-    const bool paper = options().get_string("factors") == "paper";
-    for (const auto& t : tasks()) {
-      tasks::LabelKind k = tasks::get(t).kind();
-      bool regression = k == tasks::LabelKind::Depth || k == tasks::LabelKind::Normals;
-      factor_.push_back(paper && !regression ? 1.0 : 0.5);
-    }
+    log_variance_ = task_parameter("log_variance", torch::zeros({static_cast<std::int64_t>(tasks().size())}));
+    paper_ = options().get_string("factors") == "paper";
   }
   std::string name() const override { return "uw"; }
   Mode mode() const override { return Mode::Losses; }
@@ -31,7 +26,13 @@ class Uncertainty : public Balancer {
  protected:
   torch::Tensor objective(const Losses& losses, Context&) override {
     torch::Tensor precision = torch::exp(-log_variance_);
-    torch::Tensor factor = torch::tensor(factor_, precision.options());
+    std::vector<double> factors;
+    for (const auto& t : tasks()) {
+      tasks::LabelKind k = tasks::get(t).kind();
+      bool regression = k == tasks::LabelKind::Depth || k == tasks::LabelKind::Normals;
+      factors.push_back(paper_ && !regression ? 1.0 : 0.5);
+    }
+    torch::Tensor factor = torch::tensor(factors, precision.options());
     torch::Tensor weights = factor * precision;
     show_weights(weights);
     return losses.weighted_sum(weights) + 0.5 * log_variance_.sum();
@@ -39,7 +40,7 @@ class Uncertainty : public Balancer {
 
  private:
   torch::Tensor log_variance_;
-  std::vector<double> factor_;
+  bool paper_;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@ Subcommand add_generate(CLI::App& root) {
   auto o = std::make_shared<synthetic::GenerateOptions>();
   auto size = std::make_shared<std::string>("96x128");
   auto out = std::make_shared<std::string>();
+  auto drop = std::make_shared<std::vector<std::string>>();
   CLI::App* app = root.add_subcommand(
       "generate", "Render the procedural indoor-scenes dataset (all six tasks) in the NYUD-MT layout");
   app->add_option("--out", *out, "Output folder (built as <out>.partial, renamed when complete)")->required();
@@ -29,7 +30,25 @@ Subcommand add_generate(CLI::App& root) {
   app->add_option("--max-objects", o->scene.max_objects, "Most objects per scene")->check(CLI::Range(0, 64))->capture_default_str();
   app->add_flag("--supersample", o->render.supersample, "2x2 rays per pixel for the RGB image (labels stay exact)");
   app->add_flag("--force", o->force, "Replace the output folder if it exists");
-  return {app, [o, size, out]() {
+  app->add_option("--drop-labels", *drop,
+                  "Partially labelled data: TASK=SHARE leaves out that share of the task's labels, drawn per image from the "
+                  "seed (e.g. --drop-labels depth=0.5 semseg=0.25)");
+  return {app, [o, size, out, drop]() {
+            for (const auto& item : *drop) {
+              auto eq = item.find('=');
+              if (eq == std::string::npos || eq == 0) throw UsageError(fmt::format("--drop-labels: expected TASK=SHARE, got '{}'", item));
+              std::string task = item.substr(0, eq), value = item.substr(eq + 1);
+              double share = 0;
+              try {
+                std::size_t used = 0;
+                share = std::stod(value, &used);
+                if (used != value.size()) throw std::invalid_argument(value);
+              } catch (const std::exception&) {
+                throw UsageError(fmt::format("--drop-labels: '{}' is not a number in {}", value, item));
+              }
+              if (o->drop_labels.count(task)) throw UsageError(fmt::format("--drop-labels: task '{}' given twice", task));
+              o->drop_labels[task] = share;
+            }
             auto [h, w] = parse_size(*size, "--size");
             o->height = h;
             o->width = w;

@@ -51,6 +51,9 @@ class Dataset {
   // Reads one sample with the labels of `tasks` (those of info().tasks when empty). Any problem
   // (missing file, corrupt image, wrong shape) is a densemtl::Error naming the file.
   virtual Sample load(const std::string& id, const std::vector<std::string>& tasks = {}) const = 0;
+  // Whether sample `id` has a label for `task`, known without reading it (partially labelled
+  // data: load() leaves such a task out of the sample's labels).
+  virtual bool labelled(const std::string& /*id*/, const std::string& /*task*/) const { return true; }
 
  protected:
   // Tasks to load: `tasks`, or all the dataset has when empty. Unknown tasks are an error.
@@ -67,7 +70,8 @@ Format detect_format(const fs::path& root);
 // silently), or it holds values the task cannot mean (Task::check_label). Readers call it inside
 // with_context(file).
 void check_label(const std::string& task, const cv::Mat& label, cv::Size image_size);
-// Reads a split list (one id per line, blank lines ignored; an id listed twice is an error).
-std::vector<std::string> read_id_list(const fs::path& path);
+// Reads a split list (one id per line, blank lines ignored; an id listed twice is an error; an
+// empty list is an error unless `allow_empty`).
+std::vector<std::string> read_id_list(const fs::path& path, bool allow_empty = false);
 
 }  // namespace densemtl::data

@@ -59,6 +59,19 @@ Batch collate(const std::vector<Sample>& samples, const std::vector<cv::Size>& o
   return b;
 }
 
+std::set<std::string> Batch::unlabelled() const {
+  std::set<std::string> out;
+  for (const auto& [t, p] : present)
+    if (!p.any().item<bool>()) out.insert(t);
+  return out;
+}
+
+std::int64_t Batch::labelled_count(const std::string& task) const {
+  auto it = present.find(task);
+  if (it == present.end()) fail("internal: the batch has no task '{}'", task);
+  return it->second.sum().item<std::int64_t>();
+}
+
 Loader::Loader(const Dataset& dataset, std::vector<std::string> ids, std::vector<std::string> tasks, Pipeline pipeline,
                LoaderOptions options)
     : dataset_(dataset), ids_(std::move(ids)), tasks_(std::move(tasks)), pipeline_(std::move(pipeline)), o_(options) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +32,10 @@ struct Batch {
   // The labels as read, at the original resolution (evaluation loaders, keep_raw_labels).
   std::vector<std::map<std::string, cv::Mat>> raw_labels;
   std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
+  // The tasks none of the batch's images has a label for.
+  std::set<std::string> unlabelled() const;
+  // How many of the batch's images have a label for `task`.
+  std::int64_t labelled_count(const std::string& task) const;
 };
 
 // Stacks prepared samples (output of a Pipeline) into a batch. A sample without a label for a

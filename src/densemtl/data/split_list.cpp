@@ -9,7 +9,7 @@
 
 namespace densemtl::data {
 
-std::vector<std::string> read_id_list(const fs::path& path) {
+std::vector<std::string> read_id_list(const fs::path& path, bool allow_empty) {
   std::string text = read_file(path);
   std::vector<std::string> ids;
   std::map<std::string, int> first_line;
@@ -24,7 +24,7 @@ std::vector<std::string> read_id_list(const fs::path& path) {
     if (!added) fail("{}: id '{}' is listed twice (lines {} and {})", path.string(), id, it->second, number);
     ids.push_back(id);
   }
-  if (ids.empty()) fail("{}: split list is empty", path.string());
+  if (ids.empty() && !allow_empty) fail("{}: split list is empty", path.string());
   return ids;
 }
 

@@ -45,6 +45,23 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
   r.json["tasks"] = info.tasks;
   text += "tasks: " + (info.tasks.empty() ? std::string("none") : join(task_text, ", ")) + "\n";
 
+  // Label coverage per split and task (partially labelled data).
+  bool partial = false;
+  std::string coverage_text;
+  for (const auto& [name, ids] : splits) {
+    std::vector<std::string> parts;
+    for (const auto& t : info.tasks) {
+      std::size_t n = 0;
+      for (const auto& id : ids) n += dataset.labelled(id, t) ? 1 : 0;
+      r.json["labelled"][name][t] = n;
+      if (n != ids.size()) partial = true;
+      parts.push_back(n == ids.size() ? fmt::format("{} all", t)
+                                      : fmt::format("{} {}/{} ({:.1f}%)", t, n, ids.size(), ids.empty() ? 0.0 : 100.0 * n / ids.size()));
+    }
+    coverage_text += fmt::format("  {:<6} {}\n", name, join(parts, ", "));
+  }
+  text += partial ? "labelled images per split (partially labelled):\n" + coverage_text : "labels: every task on every image\n";
+
   // Which samples to read.
   std::vector<std::string> chosen;
   if (check) {

@@ -21,6 +21,8 @@ fs::path prediction_path(const fs::path& folder, const std::string& task, const 
 std::optional<double> primary_metric(const OrderedJson& metrics, const std::string& task) {
   if (!metrics.contains(task)) return std::nullopt;
   const auto& m = metrics.at(task);
+  // Scored on no image (no image of the split labelled for the task): no metric.
+  if (m.contains("images") && m.at("images").is_number() && m.at("images").get<double>() == 0) return std::nullopt;
   std::string key = tasks::get(task).delta_metric();
   if (!m.contains(key) || !m.at(key).is_number()) return std::nullopt;
   return m.at(key).get<double>();
@@ -51,9 +53,13 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
     for (const auto& t : s.tasks.names()) {
       const tasks::Task& task = s.tasks.at(t);
       torch::Tensor pred = out.tasks.at(t).to(torch::kCPU, torch::kFloat32);
-      torch::Tensor l = task.loss(pred, batch->labels.at(t));
-      loss_sum[t] += l.item<double>() * static_cast<double>(batch->size());
-      loss_count[t] += static_cast<double>(batch->size());
+      // The loss over the batch's labelled images, weighted by their number.
+      const auto labelled = static_cast<double>(batch->labelled_count(t));
+      if (labelled > 0) {
+        torch::Tensor l = task.loss(pred, batch->labels.at(t));
+        loss_sum[t] += l.item<double>() * labelled;
+        loss_count[t] += labelled;
+      }
       for (std::int64_t i = 0; i < batch->size(); ++i) {
         const auto& raw = batch->raw_labels[static_cast<std::size_t>(i)];
         cv::Mat stored = task.encode_prediction(pred[i], batch->original_sizes[static_cast<std::size_t>(i)]);
@@ -70,7 +76,7 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   result.metrics = OrderedJson::object();
   for (const auto& t : s.tasks.names()) {
     if (metrics[t]) result.metrics[t] = metrics[t]->result();
-    result.losses[t] = loss_count[t] > 0 ? loss_sum[t] / loss_count[t] : 0.0;
+    if (loss_count[t] > 0) result.losses[t] = loss_sum[t] / loss_count[t];  // none without a labelled image
   }
   return result;
 }

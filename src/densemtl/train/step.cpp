@@ -1,5 +1,6 @@
 #include "densemtl/train/step.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "densemtl/core/device.h"
@@ -10,7 +11,8 @@
 namespace densemtl::train {
 
 Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
-                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& s) {
+                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& s,
+                       const std::set<std::string>& unlabelled) {
   Forward f;
   {
     Autocast autocast(s.amp, s.device);
@@ -22,15 +24,17 @@ Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& ima
     torch::Tensor up = models::upsample(aux.value.to(torch::kFloat32), image.size(2), image.size(3));
     f.losses.add_auxiliary(aux.name, aux.task, s.tasks->at(aux.task).loss(up, labels.at(aux.task).to(s.device, true)));
   }
+  for (const auto& t : unlabelled)
+    if (std::find(f.losses.tasks().begin(), f.losses.tasks().end(), t) != f.losses.tasks().end()) f.losses.set_unlabelled(t);
   return f;
 }
 
 balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing::Balancer& balancer,
                                      torch::optim::Optimizer& optimizer, const torch::Tensor& image,
                                      const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup, int epoch,
-                                     std::int64_t step) {
+                                     std::int64_t step, const std::set<std::string>& unlabelled) {
   model.set_representation_gradients(balancer.mode() == balancing::Mode::Representation);
-  Forward f = forward_losses(model, image, labels, setup);
+  Forward f = forward_losses(model, image, labels, setup, unlabelled);
   balancing::Losses::Values values = f.losses.values();
   for (std::size_t i = 0; i < values.per_term.size(); ++i)
     if (!std::isfinite(values.per_term[i])) throw NonFiniteLoss(f.losses.terms()[i].name, values.per_term[i]);
@@ -39,7 +43,7 @@ balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing:
   context.learning_rate = learning_rate(optimizer);
   context.recompute_losses = [&] {
     torch::NoGradGuard no_grad;
-    return forward_losses(model, image, labels, setup).losses;
+    return forward_losses(model, image, labels, setup, unlabelled).losses;
   };
   if (balancer.needs_validation_batches()) {
     if (!setup.validation_batch) fail("balancer {} needs validation batches during training, and this run has none", balancer.name());
@@ -48,9 +52,9 @@ balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing:
       return forward_losses(model, x, y, setup).losses;
     };
   }
-  balancer.backward(f.losses, context);
+  if (!balancer.backward(f.losses, context)) return values;  // nothing labelled: no update
   optimizer.step();
-  balancer.after_step(context);
+  balancer.finish_step(context);
   return values;
 }
 

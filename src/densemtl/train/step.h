@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,11 @@ struct Forward {
 };
 
 // The forward pass and every loss term. `labels` may live on the host (copied to the device
-// asynchronously) or on the device. No value is read back to the host.
+// asynchronously) or on the device. No value is read back to the host. Tasks in `unlabelled`
+// have no label on any image of the batch (Batch::unlabelled): their terms are marked so.
 Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,
-                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup);
+                       const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup,
+                       const std::set<std::string>& unlabelled = {});
 
 // A loss term that is NaN or infinite: the step stops before any update.
 class NonFiniteLoss : public std::runtime_error {
@@ -46,10 +49,11 @@ class NonFiniteLoss : public std::runtime_error {
 
 // Forward, losses, balancer backward, optimizer step, after-step hook. The model's
 // representation-gradient mode is set from the balancer's mode. Returns the loss values of
-// the step (before the update); throws NonFiniteLoss before any update.
+// the step (before the update; per labelled task); throws NonFiniteLoss before any update. A
+// batch labelled for none of the tasks changes nothing.
 balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing::Balancer& balancer,
                                      torch::optim::Optimizer& optimizer, const torch::Tensor& image,
                                      const std::map<std::string, torch::Tensor>& labels, const StepSetup& setup,
-                                     int epoch = 0, std::int64_t step = 0);
+                                     int epoch = 0, std::int64_t step = 0, const std::set<std::string>& unlabelled = {});
 
 }  // namespace densemtl::train

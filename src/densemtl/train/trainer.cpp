@@ -21,10 +21,11 @@ namespace densemtl::train {
 
 namespace {
 
-std::string loss_text(const std::map<std::string, double>& sums, double count) {
+// Each task's mean loss over the batches labelled for it.
+std::string loss_text(const std::map<std::string, double>& sums, const std::map<std::string, double>& counts) {
   std::vector<std::string> parts;
   for (const auto& t : tasks::names())
-    if (sums.count(t)) parts.push_back(fmt::format("{} {:.4f}", t, sums.at(t) / std::max(1.0, count)));
+    if (sums.count(t)) parts.push_back(fmt::format("{} {:.4f}", t, sums.at(t) / counts.at(t)));
   return join(parts, " ");
 }
 
@@ -79,17 +80,21 @@ double selection_score(const eval::EvalResult& r, const OrderedJson& reference, 
   for (const auto& t : main) baseline[t] = reference["metrics"];
   eval::DeltaM d = eval::delta_m(r.metrics, baseline, main);
   double sum = 0;
+  int scored = 0;
   for (const auto& t : main) {
     auto it = d.per_task.find(t);
     if (it != d.per_task.end()) {
       sum += it->second;
-    } else {
+      ++scored;
+    } else if (r.losses.count(t) && reference["losses"].contains(t)) {
       // No metric for this task (or a zero reference): its validation loss, lower is better.
       double v = r.losses.at(t), ref = reference["losses"][t].get<double>();
       sum -= (v - ref) / std::max(std::fabs(ref), 1e-12);
+      ++scored;
     }
+    // Neither (no validation image labelled for the task): it does not take part.
   }
-  return main.empty() ? 0.0 : sum / static_cast<double>(main.size());
+  return scored == 0 ? 0.0 : sum / static_cast<double>(scored);
 }
 
 Training::Training(const TrainOptions& options) : options_(options) {
@@ -137,6 +142,13 @@ Training::Training(const TrainOptions& options) : options_(options) {
     test_ids_ = with_context(e.source() + ": data.test_split", [&] { return dataset_->ids(e.data.test_split); });
   if (e.data.max_train_images > 0 && train_ids_.size() > e.data.max_train_images) train_ids_.resize(e.data.max_train_images);
   if (train_ids_.empty()) fail("{}: no training images left", e.source());
+  // Partially labelled data: every trained task needs labelled training images.
+  for (const auto& t : tasks_.names()) {
+    std::size_t n = 0;
+    for (const auto& id : train_ids_) n += dataset_->labelled(id, t) ? 1 : 0;
+    if (n == 0) fail("{}: no training image of {} is labelled for task '{}'", e.source(), info.root.string(), t);
+    if (n < train_ids_.size()) log_info("{}: labelled on {} of {} training images", t, n, train_ids_.size());
+  }
 
   data::PipelineOptions pipeline = e.pipeline(info);
   data::LoaderOptions lo;
@@ -219,8 +231,7 @@ bool Training::run_epoch() {
   model_->train();
   loader_->start_epoch(epoch);
   if (val_loader_) val_loader_->start_epoch(val_pass_ = epoch * 1000);
-  std::map<std::string, double> sums;
-  double batches = 0;
+  std::map<std::string, double> sums, counts;  // per task, over the batches labelled for it
   ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch * batch_size_, "img");
   while (auto batch = loader_->next()) {
     if (schedule_.per_iteration)
@@ -228,22 +239,24 @@ bool Training::run_epoch() {
     torch::Tensor image = to_model_layout(batch->image.to(device_, /*non_blocking=*/true), e.model.channels_last);
     balancing::Losses::Values values;
     try {
-      values = train_step(*model_, *balancer_, *optimizer_, image, batch->labels, step_, epoch, state_.step);
+      values = train_step(*model_, *balancer_, *optimizer_, image, batch->labels, step_, epoch, state_.step, batch->unlabelled());
     } catch (const NonFiniteLoss& bad) {
       fail("{}: the {} loss is {} at epoch {}, step {}; training stopped (the last checkpoint, after epoch {}, is intact)",
            run_.dir.string(), bad.term, bad.value, epoch + 1, state_.step + 1, state_.epoch);
     }
-    for (const auto& [t, v] : values.per_task) sums[t] += v;
+    for (const auto& [t, v] : values.per_task) {
+      sums[t] += v;
+      counts[t] += 1;
+    }
     ++state_.step;
-    batches += 1;
-    bar.set_postfix(loss_text(sums, batches));
+    bar.set_postfix(loss_text(sums, counts));
     bar.advance(batch->size());
   }
   const double epoch_seconds = bar.finish();
   const double images_per_second = bar.rate();
   state_.train_seconds += epoch_seconds;
   std::map<std::string, double> mean_losses;
-  for (const auto& [t, s] : sums) mean_losses[t] = s / std::max(1.0, batches);
+  for (const auto& [t, s] : sums) mean_losses[t] = s / counts.at(t);
   balancer_->end_epoch(mean_losses);
 
   OrderedJson line;

@@ -4,9 +4,15 @@
 //   edge/<id>.npy ({0, 1}).
 // The procedural scenes dataset uses the same layout plus sal/<id>.png ({0, 255}),
 // human_parts/<id>.png (0..6) and a meta.json with its class names and normals frame.
+// Partially labelled data: gt_sets/labelled/<task>.txt, where present, lists the ids that have a
+// label for that task (any split); the others have none, and their files are not read. Without
+// such a list every id must have the task's file, unless meta.json sets allow_missing_labels
+// (a missing file is then a missing label).
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "densemtl/core/error.h"
 #include "densemtl/core/json.h"
@@ -57,7 +63,18 @@ cv::Mat check_range(cv::Mat label, double max_value, const fs::path& path, const
 
 class Nyud : public Dataset {
  public:
-  explicit Nyud(DatasetInfo info, bool allow_missing) : Dataset(std::move(info)), allow_missing_(allow_missing) {}
+  Nyud(DatasetInfo info, bool allow_missing, std::map<std::string, std::set<std::string>> labelled_ids)
+      : Dataset(std::move(info)), allow_missing_(allow_missing), labelled_ids_(std::move(labelled_ids)) {}
+
+  bool labelled(const std::string& id, const std::string& task) const override {
+    auto list = labelled_ids_.find(task);
+    if (list != labelled_ids_.end()) return list->second.count(id) > 0;
+    if (allow_missing_) {
+      const LabelFile& lf = label_file(task);
+      return fs::exists(info_.root / lf.folder / (id + lf.ext));
+    }
+    return true;
+  }
 
   std::vector<std::string> ids(const std::string& split) const override {
     fs::path list = info_.root / "gt_sets" / (split + ".txt");
@@ -75,7 +92,8 @@ class Nyud : public Dataset {
     for (const auto& task : resolve_tasks(requested)) {
       const LabelFile& lf = label_file(task);
       fs::path path = info_.root / lf.folder / (id + lf.ext);
-      if (allow_missing_ && !fs::exists(path)) continue;  // a per-image missing label
+      auto list = labelled_ids_.find(task);
+      if (list != labelled_ids_.end() ? !list->second.count(id) : allow_missing_ && !fs::exists(path)) continue;  // no label
       cv::Mat label = read_label(task, path);
       s.labels[task] = with_context(path.string(), [&] {
         if (label.channels() != tasks::get(task).label_channels()) fail("wrong channel count");
@@ -122,6 +140,7 @@ class Nyud : public Dataset {
   }
 
   bool allow_missing_;
+  std::map<std::string, std::set<std::string>> labelled_ids_;
 };
 
 }  // namespace
@@ -167,7 +186,20 @@ std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
     if (e.path().extension() == ".txt") info.splits.push_back(e.path().stem().string());
   std::sort(info.splits.begin(), info.splits.end());
   if (info.splits.empty()) fail("{}: no split lists (gt_sets/*.txt)", root.string());
-  return std::make_unique<Nyud>(std::move(info), allow_missing);
+  std::map<std::string, std::set<std::string>> labelled_ids;
+  const fs::path lists = root / "gt_sets" / "labelled";
+  if (fs::is_directory(lists)) {
+    for (const auto& e : fs::directory_iterator(lists)) {
+      if (e.path().extension() != ".txt") continue;
+      const std::string task = e.path().stem().string();
+      if (std::find(info.tasks.begin(), info.tasks.end(), task) == info.tasks.end())
+        fail("{}: a list of labelled ids for '{}', but the dataset has no such task (tasks here: {})", e.path().string(), task,
+             join(info.tasks, ", "));
+      std::vector<std::string> ids = read_id_list(e.path(), /*allow_empty=*/true);
+      labelled_ids[task] = std::set<std::string>(ids.begin(), ids.end());
+    }
+  }
+  return std::make_unique<Nyud>(std::move(info), allow_missing, std::move(labelled_ids));
 }
 
 }  // namespace densemtl::data

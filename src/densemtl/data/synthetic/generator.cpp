@@ -1,5 +1,6 @@
 #include "densemtl/data/synthetic/generator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "densemtl/core/log.h"
 #include "densemtl/core/parallel.h"
 #include "densemtl/core/progress.h"
+#include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/vision/io/image.h"
 #include "densemtl/vision/io/npy.h"
@@ -39,6 +41,7 @@ Json meta_json(const GenerateOptions& o) {
   meta["normals_frame"] = {{"x", "right"}, {"y", "up"}, {"z", "toward the camera"}};
   meta["depth"] = "z-depth along the optical axis in metres; 0 = invalid";
   meta["edge_max_dist"] = 0.011;
+  if (!o.drop_labels.empty()) meta["drop_labels"] = o.drop_labels;
   meta["generator"] = {
       {"hfov_degrees", o.scene.hfov_degrees},
       {"min_objects", o.scene.min_objects},
@@ -51,6 +54,9 @@ Json meta_json(const GenerateOptions& o) {
   return meta;
 }
 
+// The tasks the generator writes labels for.
+const char* const kLabelTasks[] = {"semseg", "human_parts", "sal", "normals", "edge", "depth"};
+
 void validate(const GenerateOptions& o) {
   if (o.height < 8 || o.width < 8 || o.height > 4096 || o.width > 4096)
     fail("--size: height and width must be between 8 and 4096, got {}x{}", o.height, o.width);
@@ -60,6 +66,11 @@ void validate(const GenerateOptions& o) {
     fail("--depth-holes: expected a fraction in [0, 0.5], got {}", o.render.depth_hole_fraction);
   if (o.scene.min_objects < 0 || o.scene.max_objects < o.scene.min_objects)
     fail("objects: need 0 <= min <= max, got {}..{}", o.scene.min_objects, o.scene.max_objects);
+  for (const auto& [task, rate] : o.drop_labels) {
+    if (std::find(std::begin(kLabelTasks), std::end(kLabelTasks), task) == std::end(kLabelTasks))
+      fail("--drop-labels: unknown task '{}' (tasks: {})", task, join(std::vector<std::string>(std::begin(kLabelTasks), std::end(kLabelTasks)), ", "));
+    if (!(rate >= 0 && rate <= 1)) fail("--drop-labels: {}={} is not a share in [0, 1]", task, rate);
+  }
 }
 
 GenerateOptions with_size(GenerateOptions o) {
@@ -92,6 +103,15 @@ std::string GenerateSummary::table() const {
   return s;
 }
 
+bool label_dropped(const GenerateOptions& o, const std::string& task, int split, int index) {
+  auto it = o.drop_labels.find(task);
+  if (it == o.drop_labels.end() || it->second <= 0) return false;
+  std::uint64_t tag = 0;
+  for (char c : task) tag = tag * 131 + static_cast<unsigned char>(c);
+  Rng rng({o.seed, 0x1abe1ull, tag, static_cast<std::uint64_t>(split), static_cast<std::uint64_t>(index)});
+  return rng.uniform() < it->second;
+}
+
 GenerateSummary generate(const GenerateOptions& options) {
   validate(options);
   GenerateOptions o = with_size(options);
@@ -107,6 +127,16 @@ GenerateSummary generate(const GenerateOptions& options) {
     for (int i = 0; i < counts[s]; ++i) list += sample_id(s, i) + "\n";
     write_file_atomic(root / "gt_sets" / (std::string(kSplits[s]) + ".txt"), list);
   }
+  // Partially labelled tasks: the ids that keep their label.
+  for (const auto& [task, rate] : o.drop_labels) {
+    if (rate <= 0) continue;
+    fs::create_directories(root / "gt_sets" / "labelled");
+    std::string list;
+    for (int s = 0; s < 3; ++s)
+      for (int i = 0; i < counts[s]; ++i)
+        if (!label_dropped(o, task, s, i)) list += sample_id(s, i) + "\n";
+    write_file_atomic(root / "gt_sets" / "labelled" / (task + ".txt"), list);
+  }
 
   struct Job {
     int split, index;
@@ -121,19 +151,26 @@ GenerateSummary generate(const GenerateOptions& options) {
     Rendering r = render_sample(o, job.split, job.index);
     const std::string id = sample_id(job.split, job.index);
     image::write_rgb(root / "images" / (id + ".jpg"), r.rgb, 95);
-    cv::Mat seg_disk;
-    r.semseg.convertTo(seg_disk, CV_8U, 1, 1);  // NYUD convention: 0 = ignore, k = class k - 1
-    image::write(root / "segmentation" / (id + ".png"), seg_disk);
-    npy::write_mat(root / "depth" / (id + ".npy"), r.depth);
-    npy::write_mat(root / "normals" / (id + ".npy"), r.normals);
-    cv::Mat edge;
-    vision::seg2bmap(r.instances).convertTo(edge, CV_32F);
-    npy::write_mat(root / "edge" / (id + ".npy"), edge);
-    cv::Mat sal(r.semseg.size(), CV_8U);
-    for (int y = 0; y < sal.rows; ++y)
-      for (int x = 0; x < sal.cols; ++x) sal.at<std::uint8_t>(y, x) = is_foreground(r.semseg.at<std::uint8_t>(y, x)) ? 255 : 0;
-    image::write(root / "sal" / (id + ".png"), sal);
-    image::write(root / "human_parts" / (id + ".png"), r.parts);
+    auto keep = [&](const char* task) { return !label_dropped(o, task, job.split, job.index); };
+    if (keep("semseg")) {
+      cv::Mat seg_disk;
+      r.semseg.convertTo(seg_disk, CV_8U, 1, 1);  // NYUD convention: 0 = ignore, k = class k - 1
+      image::write(root / "segmentation" / (id + ".png"), seg_disk);
+    }
+    if (keep("depth")) npy::write_mat(root / "depth" / (id + ".npy"), r.depth);
+    if (keep("normals")) npy::write_mat(root / "normals" / (id + ".npy"), r.normals);
+    if (keep("edge")) {
+      cv::Mat edge;
+      vision::seg2bmap(r.instances).convertTo(edge, CV_32F);
+      npy::write_mat(root / "edge" / (id + ".npy"), edge);
+    }
+    if (keep("sal")) {
+      cv::Mat sal(r.semseg.size(), CV_8U);
+      for (int y = 0; y < sal.rows; ++y)
+        for (int x = 0; x < sal.cols; ++x) sal.at<std::uint8_t>(y, x) = is_foreground(r.semseg.at<std::uint8_t>(y, x)) ? 255 : 0;
+      image::write(root / "sal" / (id + ".png"), sal);
+    }
+    if (keep("human_parts")) image::write(root / "human_parts" / (id + ".png"), r.parts);
     image::write(root / "instances" / (id + ".png"), r.instances);
     for (int y = 0; y < r.semseg.rows; ++y)
       for (int x = 0; x < r.semseg.cols; ++x) ++stats[j].pixels[r.semseg.at<std::uint8_t>(y, x)];

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct GenerateOptions {
   std::uint64_t seed = 0;
   int threads = 0;  // 0 = all cores
   bool force = false;
+  // Partially labelled data: per task (semseg, human_parts, sal, normals, edge, depth), the share
+  // of images whose label is left out, drawn per image from the seed. Such a task's labelled ids
+  // are listed in gt_sets/labelled/<task>.txt (the NYUD reader's per-task lists).
+  std::map<std::string, double> drop_labels;
   SceneSettings scene;
   RenderSettings render;
 };
@@ -41,5 +46,7 @@ GenerateSummary generate(const GenerateOptions& options);
 // Renders one sample exactly as `generate` does (split 0 train, 1 val, 2 test).
 Rendering render_sample(const GenerateOptions& options, int split, int index);
 std::string sample_id(int split, int index);
+// Whether the label of `task` is left out for sample (split, index) (drop_labels).
+bool label_dropped(const GenerateOptions& options, const std::string& task, int split, int index);
 
 }  // namespace densemtl::synthetic
