@@ -402,6 +402,29 @@ TEST(BalancerContract, AnUnlabelledTasksHeadStaysPutDespiteTheOptimizersMomentum
   }
 }
 
+TEST(BalancerContract, CheckpointsWithOneStepCountLoadIntoPerTaskCounts) {
+  // FAMO's Adam step count is kept per task since partially labelled data; a checkpoint written
+  // before holds one count for all tasks, which loads into every task's.
+  const std::vector<std::string> three = {"semseg", "normals", "depth"};
+  auto b = test::make_balancer_with("famo", three);
+  torch::serialize::OutputArchive old_state;
+  for (const char* key : {"logits", "adam_m", "adam_v"}) old_state.write(key, torch::zeros({3}, torch::kFloat64), /*is_buffer=*/true);
+  old_state.write("adam_steps", torch::tensor(7, torch::kLong), /*is_buffer=*/true);
+  test::TempDir dir;
+  old_state.save_to((dir.path() / "old.pt").string());
+  torch::serialize::InputArchive in;
+  in.load_from((dir.path() / "old.pt").string());
+  b->load(in, "old.pt");
+  torch::serialize::OutputArchive now;
+  b->save(now);
+  now.save_to((dir.path() / "now.pt").string());
+  torch::serialize::InputArchive back;
+  back.load_from((dir.path() / "now.pt").string());
+  torch::Tensor steps;
+  ASSERT_TRUE(back.try_read("adam_steps", steps));
+  EXPECT_TRUE(torch::equal(steps, torch::full({3}, 7, torch::kLong)));
+}
+
 TEST(TaskContract, EveryTaskScoresItsConstantPredictionAndReportsItsDeltaMetric) {
   data::DatasetInfo info;
   info.class_names = {"a", "b", "c"};

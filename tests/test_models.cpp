@@ -265,6 +265,22 @@ TEST(TorchFile, BadFilesAreNamed) {
   std::ofstream(dir.path() / "junk.pth") << "definitely not a checkpoint";
   test::expect_error([&] { torchfile::load_state_dict(dir.path() / "junk.pth"); }, {"junk.pth", "not a torch.save file"});
   test::expect_error([&] { torchfile::load_state_dict(dir.path() / "none.pth"); }, {"none.pth", "not found"});
+  // Found by fuzzing: a zip archive whose storage record is corrupt (LibTorch's zip reader throws).
+  const fs::path corrupt = fs::path(DENSEMTL_TEST_DATA) / "fuzz" / "torch_zip_corrupt_record.pt";
+  test::expect_error([&] { torchfile::load_state_dict(corrupt); }, {"torch_zip_corrupt_record.pt", "malformed torch.save file"});
+  // A legacy file whose pickle puts a container inside itself (leaked before, and recursion over
+  // it never ended).
+  const fs::path cycle = fs::path(DENSEMTL_TEST_DATA) / "fuzz" / "torch_legacy_cycle.pt";
+  test::expect_error([&] { torchfile::load_state_dict(cycle); }, {"torch_legacy_cycle.pt", "contains itself"});
+  // Nesting deeper than any torch.save file: an error, not a stack overflow.
+  // The legacy format's header pickles (magic number, protocol version, system info), then the data.
+  std::string deep = std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15) + "\x80\x02M\xe9\x03." +
+                     "\x80\x02}." + "\x80\x02";
+  for (int i = 0; i < 100000; ++i) deep += "]";  // EMPTY_LIST
+  for (int i = 0; i < 99999; ++i) deep += "a";   // APPEND: each list into the one below it
+  deep += ".";
+  std::ofstream(dir.path() / "deep.pt", std::ios::binary) << deep;
+  test::expect_error([&] { torchfile::load(dir.path() / "deep.pt"); }, {"deep.pt", "nested deeper than"});
 }
 
 TEST(Weights, ImageNetStyleBackboneWeightsLoadByTorchvisionNames) {

@@ -80,12 +80,13 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     std::string task;
     std::vector<std::string> names;
     std::vector<double> pixels, images_with;
-    double labelled = 0;
+    double labelled = 0;   // labelled pixels
+    double images = 0;     // images with a label for the task
   };
   std::vector<Shares> shares;
   for (const auto& t : info.tasks) {
     std::vector<std::string> names = tasks::get(t).class_names(info);
-    if (!names.empty()) shares.push_back({t, names, std::vector<double>(names.size(), 0.0), std::vector<double>(names.size(), 0.0), 0});
+    if (!names.empty()) shares.push_back({t, names, std::vector<double>(names.size(), 0.0), std::vector<double>(names.size(), 0.0), 0, 0});
   }
   std::vector<std::string> share_tasks;
   for (const auto& sh : shares) share_tasks.push_back(sh.task);
@@ -99,11 +100,12 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     try {
       Sample s = dataset.load(id, check ? std::vector<std::string>{} : share_tasks);
       std::vector<std::vector<double>> px;
-      std::vector<double> n(shares.size(), 0.0);
+      std::vector<double> n(shares.size(), 0.0), has(shares.size(), 0.0);
       for (std::size_t k = 0; k < shares.size(); ++k) {
         px.emplace_back(shares[k].names.size(), 0.0);
         auto it = s.labels.find(shares[k].task);
         if (it == s.labels.end()) continue;
+        has[k] = 1;
         const cv::Mat& l = it->second;
         for (int y = 0; y < l.rows; ++y)
           for (int x = 0; x < l.cols; ++x) {
@@ -122,6 +124,7 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
           if (px[k][c] > 0) shares[k].images_with[c] += 1;
         }
         shares[k].labelled += n[k];
+        shares[k].images += has[k];
       }
     } catch (const Error& e) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -139,13 +142,12 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
   } else if (!sizes.empty()) {
     text += fmt::format("image sizes: {} different (first {}x{})\n", sizes.size(), sizes.begin()->first, sizes.begin()->second);
   }
-  std::size_t read_ok = chosen.size() - bad.size();
   for (const auto& sh : shares) {
     if (sh.labelled <= 0) continue;
-    text += fmt::format("{} class shares (from {} images{}):\n", sh.task, read_ok, check ? "" : ", a sample");
+    text += fmt::format("{} class shares (from {} labelled images{}):\n", sh.task, sh.images, check ? "" : ", a sample");
     text += fmt::format("  {:<16} {:>9} {:>12}\n", "class", "% pixels", "% of images");
     for (std::size_t c = 0; c < sh.names.size(); ++c) {
-      double share = sh.pixels[c] / sh.labelled, img = sh.images_with[c] / static_cast<double>(read_ok);
+      double share = sh.pixels[c] / sh.labelled, img = sh.images_with[c] / sh.images;
       text += fmt::format("  {:<16} {:>9.2f} {:>12.1f}\n", sh.names[c], 100 * share, 100 * img);
       r.json["class_shares"][sh.task][sh.names[c]] = {{"pixels", share}, {"images", img}};
     }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
@@ -63,10 +64,20 @@ class Unpickler {
   Unpickler(const char* data, std::size_t size, std::string where, StorageSource storages)
       : p_(data), end_(data + size), where_(std::move(where)), storages_(std::move(storages)) {}
 
+  // The next pickle's value. Its object graph is checked: torch.save never writes a cycle (a
+  // container holding itself) nor deep nesting, and either would make the shared pointers leak or
+  // recursion overflow the stack; both are errors here, and nothing built is kept on failure.
   ValuePtr load();
   std::size_t consumed(const char* start) const { return static_cast<std::size_t>(p_ - start); }
 
  private:
+  static constexpr std::size_t kMaxDepth = 256;
+  ValuePtr run();
+  // Every value reachable from `root`, the stack and the memo (each once).
+  std::vector<ValuePtr> reachable(const ValuePtr& root) const;
+  void check_graph(const ValuePtr& root) const;
+  // Drops every container's references (breaking any cycle) so that everything built is freed.
+  void release(const ValuePtr& root);
   [[noreturn]] void bad(const std::string& what) const { fail("{}: cannot read pickle data ({})", where_, what); }
   std::uint8_t byte() {
     if (p_ >= end_) bad("unexpected end of data");
@@ -180,7 +191,94 @@ ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
   return obj;
 }
 
+namespace {
+// The values a value refers to.
+template <class F>
+void for_each_child(const Value& v, F&& f) {
+  for (const auto& x : v.items) f(x);
+  for (const auto& [k, x] : v.entries) {
+    f(k);
+    f(x);
+  }
+  if (v.callable) f(v.callable);
+}
+}  // namespace
+
 ValuePtr Unpickler::load() {
+  ValuePtr v;
+  try {
+    v = run();
+    check_graph(v);
+  } catch (...) {
+    release(v);
+    throw;
+  }
+  stack_.clear();
+  memo_.clear();
+  return v;
+}
+
+std::vector<ValuePtr> Unpickler::reachable(const ValuePtr& root) const {
+  std::vector<ValuePtr> out, todo;
+  std::set<const Value*> seen;
+  auto visit = [&](const ValuePtr& v) {
+    if (v && seen.insert(v.get()).second) todo.push_back(v);
+  };
+  visit(root);
+  for (const auto& v : stack_) visit(v);
+  for (const auto& [k, v] : memo_) visit(v);
+  while (!todo.empty()) {
+    ValuePtr v = todo.back();
+    todo.pop_back();
+    out.push_back(v);
+    for_each_child(*v, visit);
+  }
+  return out;
+}
+
+void Unpickler::check_graph(const ValuePtr& root) const {
+  // Depth-first, without recursion: 1 = on the current path, 2 = done.
+  std::map<const Value*, int> state;
+  for (const ValuePtr& from : reachable(root)) {
+    const Value* start = from.get();
+    if (state.count(start)) continue;
+    std::vector<std::pair<const Value*, std::vector<const Value*>>> path;
+    auto enter = [&](const Value* v) {
+      state[v] = 1;
+      std::vector<const Value*> children;
+      for_each_child(*v, [&](const ValuePtr& c) { children.push_back(c.get()); });
+      path.emplace_back(v, std::move(children));
+      if (path.size() > kMaxDepth) bad(fmt::format("containers nested deeper than {}", kMaxDepth));
+    };
+    enter(start);
+    while (!path.empty()) {
+      auto& [v, children] = path.back();
+      if (children.empty()) {
+        state[v] = 2;
+        path.pop_back();
+        continue;
+      }
+      const Value* c = children.back();
+      children.pop_back();
+      auto it = state.find(c);
+      if (it == state.end()) enter(c);
+      else if (it->second == 1) bad("a container that contains itself");
+    }
+  }
+}
+
+void Unpickler::release(const ValuePtr& root) {
+  std::vector<ValuePtr> all = reachable(root);  // held until every reference is dropped
+  for (const ValuePtr& v : all) {
+    v->items.clear();
+    v->entries.clear();
+    v->callable.reset();
+  }
+  stack_.clear();
+  memo_.clear();
+}
+
+ValuePtr Unpickler::run() {
   while (true) {
     std::uint8_t op = byte();
     switch (op) {
@@ -369,9 +467,17 @@ bool is_zip(const fs::path& path) {
   return magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
 }
 
+// Fails unless `numel` elements of `dtype` fit in `available` bytes (negative and overflowing
+// counts included).
+void check_count(std::int64_t numel, at::ScalarType dtype, std::size_t available, const std::string& where, const std::string& what) {
+  if (numel < 0) fail("{}: {} has a negative element count ({})", where, what, numel);
+  if (static_cast<std::uint64_t>(numel) > available / c10::elementSize(dtype))
+    fail("{}: {} is truncated ({} elements of {} bytes, {} bytes there)", where, what, numel, c10::elementSize(dtype), available);
+}
+
 at::Tensor raw_tensor(const char* data, at::ScalarType dtype, std::int64_t numel) {
   at::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-  std::memcpy(t.data_ptr(), data, static_cast<std::size_t>(numel) * t.element_size());
+  if (numel > 0) std::memcpy(t.data_ptr(), data, static_cast<std::size_t>(numel) * t.element_size());  // empty: no data pointer
   return t;
 }
 
@@ -388,8 +494,7 @@ ValuePtr load_zip(const fs::path& path) {
     std::string name = "data/" + key;
     if (!reader->hasRecord(name)) fail("{}: storage {} missing from the archive", path.string(), name);
     auto [ptr, bytes] = reader->getRecord(name);
-    std::size_t need = static_cast<std::size_t>(numel) * c10::elementSize(dtype);
-    if (bytes < need) fail("{}: storage {} is truncated", path.string(), name);
+    check_count(numel, dtype, bytes, path.string(), "storage " + name);
     return raw_tensor(static_cast<const char*>(ptr.get()), dtype, numel);
   };
   Unpickler u(static_cast<const char*>(pkl.get()), size, path.string(), source);
@@ -429,6 +534,7 @@ ValuePtr load_legacy(const fs::path& path) {
   };
   std::map<std::string, Pending> pending;
   StorageSource deferred = [&](const std::string& key, at::ScalarType dtype, std::int64_t numel) {
+    check_count(numel, dtype, bytes.size(), path.string(), "storage " + key);  // no storage is larger than the file
     at::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
     pending[key] = {dtype, numel, t};
     return t;
@@ -446,8 +552,8 @@ ValuePtr load_legacy(const fs::path& path) {
     pos += 8;
     auto it = pending.find(k->text);
     if (it == pending.end()) fail("{}: storage key {} not used by the data", path.string(), k->text);
+    check_count(numel, it->second.dtype, bytes.size() - pos, path.string(), "storage " + k->text);
     std::size_t n = static_cast<std::size_t>(numel) * c10::elementSize(it->second.dtype);
-    if (pos + n > bytes.size()) fail("{}: truncated storage data", path.string());
     data[k->text] = raw_tensor(base + pos, it->second.dtype, numel);
     pos += n;
   }
@@ -476,7 +582,15 @@ void collect(const ValuePtr& v, const std::string& prefix, std::vector<std::pair
 
 ValuePtr load(const fs::path& path) {
   require_file(path, "weights file");
-  return is_zip(path) ? load_zip(path) : load_legacy(path);
+  try {
+    return is_zip(path) ? load_zip(path) : load_legacy(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // LibTorch's checks (a corrupt zip record, tensor sizes or strides beyond their storage) and
+    // allocation failures: the file is malformed.
+    fail("{}: malformed torch.save file ({})", path.string(), split(e.what(), '\n').front());
+  }
 }
 
 std::vector<std::pair<std::string, at::Tensor>> tensors(const ValuePtr& root) {
