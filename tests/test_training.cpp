@@ -22,14 +22,15 @@ namespace densemtl::train {
 
 namespace {
 
-fs::path make_scenes(const fs::path& dir, int train = 12) {
+fs::path make_scenes(const fs::path& dir, int train = 12, int val = 2, int test = 2, std::map<std::string, double> drop_labels = {}) {
   synthetic::GenerateOptions o;
   o.out = dir / "scenes";
   o.height = 32;
   o.width = 40;
   o.train = train;
-  o.val = 2;
-  o.test = 2;
+  o.val = val;
+  o.test = test;
+  o.drop_labels = std::move(drop_labels);
   o.seed = 5;
   o.threads = 2;
   synthetic::generate(o);
@@ -150,28 +151,19 @@ TEST(Training, AMultiTaskModelOverfitsFourImages) {
 TEST(Training, TrainsAndScoresOnPartiallyLabelledData) {
   // Depth labels left out on about half of the images, semantic labels on all of the test split's.
   test::TempDir dir;
-  synthetic::GenerateOptions g;
-  g.out = dir.path() / "scenes";
-  g.height = 32;
-  g.width = 40;
-  g.train = 12;
-  g.val = 4;
-  g.test = 3;
-  g.seed = 5;
-  g.drop_labels = {{"depth", 0.5}};
-  synthetic::generate(g);
-  auto ds = data::open_dataset(g.out);
+  const fs::path data = make_scenes(dir.path(), 12, 4, 3, {{"depth", 0.5}});
+  auto ds = data::open_dataset(data);
   // Semantic labels of the test split removed from its list.
   {
     std::string list;
     for (const char* split : {"train", "val"})
       for (const auto& id : ds->ids(split)) list += id + "\n";
-    std::ofstream(g.out / "gt_sets" / "labelled" / "semseg.txt") << list;
-    ds = data::open_dataset(g.out);
+    std::ofstream(data / "gt_sets" / "labelled" / "semseg.txt") << list;
+    ds = data::open_dataset(data);
   }
   std::size_t depth_test = 0;
   for (const auto& id : ds->ids("test")) depth_test += ds->labelled(id, "depth") ? 1 : 0;
-  fs::path cfg = write_config(dir.path(), g.out, "semseg, depth", "balancer: {name: uw}\n");
+  fs::path cfg = write_config(dir.path(), data, "semseg, depth", "balancer: {name: uw}\n");
   TrainOptions o;
   o.config = cfg;
   o.out = dir.path() / "run";
@@ -188,7 +180,7 @@ TEST(Training, TrainsAndScoresOnPartiallyLabelledData) {
   EXPECT_FALSE(eval::primary_metric(metrics, "semseg").has_value());  // not a score of 0: no score
   EXPECT_TRUE(eval::primary_metric(metrics, "depth").has_value());
   // A task no training image is labelled for is refused before training.
-  std::ofstream(g.out / "gt_sets" / "labelled" / "semseg.txt") << "";
+  std::ofstream(data / "gt_sets" / "labelled" / "semseg.txt") << "";
   o.out = dir.path() / "run2";
   test::expect_error([&] { train(o); }, {"no training image", "labelled for task 'semseg'"});
 }
