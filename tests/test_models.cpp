@@ -110,6 +110,8 @@ TEST(ParameterCounts, EqualTheReferenceModels) {
       {"pascal/resnet18/sal", spec("single_task", "resnet18", {"sal"}, kPascal), 15898945, 11176512},
       {"pascal/resnet18/semseg", spec("single_task", "resnet18", {"semseg"}, kPascal), 15904085, 11176512},
       {"pascal/resnet18/multi_task_baseline", spec("baseline", "resnet18", pascal5, kPascal), 34795873, 11176512},
+      {"nyud/resnet50/mtan", spec("mtan", "resnet50", {"semseg", "depth"}, kNyud), 72052713, 23508032},
+      {"pascal/resnet18/mtan", spec("mtan", "resnet18", pascal5, kPascal), 36613425, 11176512},
   };
   for (auto& row : rows) {
     Architecture m = make_architecture(row.spec);
@@ -118,6 +120,66 @@ TEST(ParameterCounts, EqualTheReferenceModels) {
     EXPECT_EQ(c.backbone, row.backbone) << row.config;
     EXPECT_EQ(c.total, c.backbone + c.heads + c.other) << row.config;
   }
+}
+
+TEST(Mtan, WithEveryAttentionMaskAtOneItIsTheSharedNetwork) {
+  // Masks of one pass the trunk's features through unchanged, and the last layer's features
+  // (a_4 = u_4) reach the heads without refinement: the multi-task baseline with the same weights.
+  for (bool dilated : {true, false}) {
+    SCOPED_TRACE(dilated ? "dilated" : "undilated");
+    ModelSpec ms = spec("mtan", "resnet18", {"semseg", "depth"}, kNyud, 0.25);
+    ms.backbone.dilated = dilated;
+    ModelSpec bs = ms;
+    bs.architecture = "baseline";
+    torch::manual_seed(3);
+    Architecture mtan = make_architecture(ms);
+    Architecture base = make_architecture(bs);
+    {
+      torch::NoGradGuard g;
+      auto from = mtan->named_parameters();
+      for (auto& p : base->named_parameters()) {
+        std::string key = p.key().rfind("decoders.", 0) == 0 ? "heads." + p.key().substr(9) : p.key();
+        p.value().copy_(from[key]);
+      }
+      auto from_buffers = mtan->named_buffers();
+      for (auto& b : base->named_buffers()) {
+        std::string key = b.key().rfind("decoders.", 0) == 0 ? "heads." + b.key().substr(9) : b.key();
+        b.value().copy_(from_buffers[key]);
+      }
+      // The attention layers' last batch norm: weight 0, bias 100, so sigmoid(100) = 1 in float.
+      for (auto& p : mtan->named_parameters()) {
+        if (p.key().rfind("attention_", 0) != 0 || p.key().find(".4.") == std::string::npos) continue;
+        p.value().fill_(p.key().find("weight") != std::string::npos ? 0.0 : 100.0);
+      }
+    }
+    mtan->eval();
+    base->eval();
+    torch::manual_seed(4);
+    torch::Tensor x = torch::randn({2, 3, 64, 64});
+    torch::NoGradGuard g;
+    ModelOutput a = mtan->forward(x), b = base->forward(x);
+    for (const auto& t : ms.tasks) EXPECT_TRUE(torch::allclose(a.tasks.at(t), b.tasks.at(t), 1e-5, 1e-6)) << t;
+    // With the masks as initialised the attention matters.
+    Architecture fresh = make_architecture(ms);
+    fresh->eval();
+    EXPECT_FALSE(torch::allclose(fresh->forward(x).tasks.at("depth"), b.tasks.at("depth"), 1e-3, 1e-4));
+  }
+  // MTAN needs a ResNet.
+  test::expect_error([] { make_architecture(spec("mtan", "hrnet_w18", {"semseg", "depth"}, kNyud)); },
+                     {"backbone.name", "mtan attends over the residual blocks of a ResNet"});
+}
+
+TEST(Mtan, NamesAreTheReferenceStateDictNames) {
+  Architecture m = make_architecture(spec("mtan", "resnet18", {"semseg", "depth"}, kNyud, 0.25));
+  auto p = m->named_parameters();
+  for (const char* key : {"backbone.layer4.1.conv2.weight", "attention_1.semseg.0.weight", "attention_1.semseg.0.bias",
+                          "attention_4.depth.4.weight", "refine_1.0.conv1.weight", "refine_3.0.downsample.0.weight",
+                          "refine_3.0.bn3.bias", "heads.semseg.0.project.0.weight"})
+    EXPECT_TRUE(p.contains(key)) << key;
+  // Attention input channels: the layer's own (stage 1), twice the layer's (stages 2..4).
+  EXPECT_EQ(p["attention_1.semseg.0.weight"].size(1), 16);
+  EXPECT_EQ(p["attention_2.semseg.0.weight"].size(1), 64);
+  EXPECT_EQ(p["attention_2.semseg.0.weight"].size(0), 8);
 }
 
 TEST(Parity, ResNet18DeepLabSingleTaskMatchesTheReference) {

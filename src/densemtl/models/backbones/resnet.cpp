@@ -71,4 +71,26 @@ Features ResNetImpl::forward_stage(std::size_t stage, const Features& in) {
 
 std::vector<std::int64_t> ResNetImpl::stage_channels(std::size_t stage) const { return {channels_.at(stage)}; }
 
+torch::nn::Sequential& ResNetImpl::layer(std::size_t stage) {
+  switch (stage) {
+    case 1: return layer1;
+    case 2: return layer2;
+    case 3: return layer3;
+    case 4: return layer4;
+    default: fail("internal: ResNet stage {} has no residual blocks", stage);
+  }
+}
+
+const torch::nn::Sequential& ResNetImpl::layer(std::size_t stage) const { return const_cast<ResNetImpl*>(this)->layer(stage); }
+
+std::size_t ResNetImpl::blocks(std::size_t stage) const { return layer(stage)->size(); }
+
+torch::Tensor ResNetImpl::forward_blocks(std::size_t stage, torch::Tensor x, std::size_t first, std::size_t end) {
+  torch::nn::Sequential& seq = layer(stage);
+  if (first > end || end > seq->size()) fail("internal: blocks [{}, {}) of a ResNet layer of {}", first, end, seq->size());
+  for (auto it = seq->begin() + static_cast<std::ptrdiff_t>(first); it != seq->begin() + static_cast<std::ptrdiff_t>(end); ++it)
+    x = it->forward(x);
+  return x;
+}
+
 }  // namespace densemtl::models

@@ -14,8 +14,15 @@ class ResNetImpl : public BackboneImpl {
   std::vector<std::string> stage_names() const override;
   Features forward_stage(std::size_t stage, const Features& input) override;
   std::vector<std::int64_t> stage_channels(std::size_t stage) const override;
+  // The residual blocks of stage `stage` (1..4, layer1..layer4) one by one, for architectures that
+  // read a layer's features before its last block (MTAN): the number of blocks, and blocks
+  // [first, end) applied to `x`.
+  std::size_t blocks(std::size_t stage) const;
+  torch::Tensor forward_blocks(std::size_t stage, torch::Tensor x, std::size_t first, std::size_t end);
 
  private:
+  torch::nn::Sequential& layer(std::size_t stage);
+  const torch::nn::Sequential& layer(std::size_t stage) const;
   template <typename Block>
   torch::nn::Sequential make_layer(std::int64_t& inplanes, std::int64_t planes, int blocks, std::int64_t stride, int dilate);
 
