@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command, on the embedded default (the procedural scenes dataset):
-# install dependencies, build, generate the dataset, train the single-task baselines and the
-# multi-task baseline (semseg, depth, normals, edge), evaluate each on the test split, and write
-# the report (runs/demo/report/report.html).
+# install dependencies, build, generate the dataset, train the single-task baselines, the
+# multi-task baseline and MTAN (semseg, depth, normals, edge), evaluate each on the test split,
+# and write the report (runs/demo/report/report.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,6 +17,7 @@ for task in semseg depth normals edge; do
   $D train --config "$CONFIGS/$task.yaml" --out "$RUNS/single_task_$task"
 done
 $D train --config "$CONFIGS/multi_task_baseline.yaml" --out "$RUNS/multi_task_baseline"
+$D train --config "$CONFIGS/mtan.yaml" --out "$RUNS/mtan"
 $D predict --run "$RUNS/multi_task_baseline" --input data/scenes --split test --limit 8 --out "$RUNS/predictions"
-$D report "$RUNS"/single_task_* "$RUNS/multi_task_baseline" --out "$RUNS/report"
+$D report "$RUNS"/single_task_* "$RUNS/multi_task_baseline" "$RUNS/mtan" --out "$RUNS/report"
 echo "main job done in $(( $(date +%s) - start )) s after the build; open $RUNS/report/report.html"
