@@ -187,6 +187,10 @@ TEST(NyudReader, PerTaskListsSayWhichImagesAreLabelledForATask) {
   // A listed id must have its file.
   std::ofstream(dir.path() / "gt_sets" / "labelled" / "depth.txt") << "1001\n";
   test::expect_error([&] { open_dataset(dir.path())->load("1001"); }, {"depth/1001.npy", "not found"});
+  // An id that no split lists.
+  std::ofstream(dir.path() / "gt_sets" / "labelled" / "depth.txt") << "1000\n9999\n";
+  test::expect_error([&] { open_dataset(dir.path()); }, {"gt_sets/labelled/depth.txt", "'9999'", "in no split list"});
+  std::ofstream(dir.path() / "gt_sets" / "labelled" / "depth.txt") << "1000\n";
   // A list for a task the dataset does not have.
   std::ofstream(dir.path() / "gt_sets" / "labelled" / "sal.txt") << "1000\n";
   test::expect_error([&] { open_dataset(dir.path()); }, {"gt_sets/labelled/sal.txt", "no such task"});

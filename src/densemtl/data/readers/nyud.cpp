@@ -5,9 +5,9 @@
 // The procedural scenes dataset uses the same layout plus sal/<id>.png ({0, 255}),
 // human_parts/<id>.png (0..6) and a meta.json with its class names and normals frame.
 // Partially labelled data: gt_sets/labelled/<task>.txt, where present, lists the ids that have a
-// label for that task (any split); the others have none, and their files are not read. Without
-// such a list every id must have the task's file, unless meta.json sets allow_missing_labels
-// (a missing file is then a missing label).
+// label for that task (ids of any split, and only those); the others have none, and their files
+// are not read. Without such a list every id must have the task's file, unless meta.json sets
+// allow_missing_labels (a missing file is then a missing label).
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -198,6 +198,14 @@ std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
       std::vector<std::string> ids = read_id_list(e.path(), /*allow_empty=*/true);
       labelled_ids[task] = std::set<std::string>(ids.begin(), ids.end());
     }
+    // An id no split lists is a typo or a stale list: an error rather than a label never used.
+    std::set<std::string> in_splits;
+    for (const auto& split : info.splits)
+      for (const auto& id : read_id_list(root / "gt_sets" / (split + ".txt"))) in_splits.insert(id);
+    for (const auto& [task, ids] : labelled_ids)
+      for (const auto& id : ids)
+        if (!in_splits.count(id))
+          fail("{}: id '{}' is in no split list ({})", (lists / (task + ".txt")).string(), id, join(info.splits, ", "));
   }
   return std::make_unique<Nyud>(std::move(info), allow_missing, std::move(labelled_ids));
 }
