@@ -200,8 +200,13 @@ std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
     }
     // An id no split lists is a typo or a stale list: an error rather than a label never used.
     std::set<std::string> in_splits;
-    for (const auto& split : info.splits)
-      for (const auto& id : read_id_list(root / "gt_sets" / (split + ".txt"))) in_splits.insert(id);
+    for (const auto& split : info.splits) {
+      try {
+        for (const auto& id : read_id_list(root / "gt_sets" / (split + ".txt"))) in_splits.insert(id);
+      } catch (const Error&) {
+        // A broken split list is reported where splits are read (ids(), info).
+      }
+    }
     for (const auto& [task, ids] : labelled_ids)
       for (const auto& id : ids)
         if (!in_splits.count(id))
