@@ -200,17 +200,19 @@ std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
     }
     // An id no split lists is a typo or a stale list: an error rather than a label never used.
     std::set<std::string> in_splits;
+    bool readable = true;
     for (const auto& split : info.splits) {
       try {
         for (const auto& id : read_id_list(root / "gt_sets" / (split + ".txt"))) in_splits.insert(id);
       } catch (const Error&) {
-        // A broken split list is reported where splits are read (ids(), info).
+        readable = false;  // a broken split list is reported where splits are read (ids(), info)
       }
     }
-    for (const auto& [task, ids] : labelled_ids)
-      for (const auto& id : ids)
-        if (!in_splits.count(id))
-          fail("{}: id '{}' is in no split list ({})", (lists / (task + ".txt")).string(), id, join(info.splits, ", "));
+    if (readable)
+      for (const auto& [task, ids] : labelled_ids)
+        for (const auto& id : ids)
+          if (!in_splits.count(id))
+            fail("{}: id '{}' is in no split list ({})", (lists / (task + ".txt")).string(), id, join(info.splits, ", "));
   }
   return std::make_unique<Nyud>(std::move(info), allow_missing, std::move(labelled_ids));
 }
