@@ -25,6 +25,25 @@ torch::Tensor flatten(const std::vector<torch::Tensor>& grads, const std::vector
   return torch::cat(flat);
 }
 
+// The positions of `subset` in `all`, as an index tensor on `device`.
+torch::Tensor positions(const std::vector<std::string>& all, const std::vector<std::string>& subset, const torch::Device& device) {
+  std::vector<std::int64_t> out;
+  for (const auto& t : subset) {
+    auto it = std::find(all.begin(), all.end(), t);
+    if (it == all.end()) fail("internal: no task '{}' among {}", t, join(all, ", "));
+    out.push_back(static_cast<std::int64_t>(it - all.begin()));
+  }
+  return torch::tensor(out, torch::TensorOptions().dtype(torch::kLong).device(device));
+}
+
+// Whether `t` holds `n` slices along every task dimension in `dims` (not: sized on a later step).
+bool task_sized(const torch::Tensor& t, const std::vector<std::int64_t>& dims, std::int64_t n) {
+  if (t.dim() <= dims.back()) return false;
+  for (auto d : dims)
+    if (t.size(d) != n) return false;
+  return true;
+}
+
 }  // namespace
 
 // Rows of per-task gradients on `inputs(t)`, and each task's gradients on `own(t)` (kept as they
@@ -170,25 +189,17 @@ torch::Tensor Balancer::task_parameter(const std::string& name, torch::Tensor va
 
 void Balancer::narrow(const std::vector<std::string>& labelled) {
   torch::NoGradGuard no_grad;
-  std::vector<std::int64_t> positions;
-  for (const auto& t : labelled) {
-    auto it = std::find(setup_.tasks.begin(), setup_.tasks.end(), t);
-    if (it == setup_.tasks.end()) fail("internal: balancer {} has no task '{}'", name(), t);
-    positions.push_back(static_cast<std::int64_t>(it - setup_.tasks.begin()));
-  }
   const auto T = static_cast<std::int64_t>(setup_.tasks.size());
   for (auto& s : task_state_) {
     torch::Tensor full = s.tensor.detach();
     s.full = full;
     s.full_grad = s.parameter ? s.tensor.grad() : torch::Tensor();
-    bool sized = full.dim() > s.dims.back();
-    for (auto d : s.dims) sized = sized && full.size(d) == T;
-    if (!sized) {
+    if (!task_sized(full, s.dims, T)) {
       // Not sized yet (the method sizes it on its first step): the method sees it as it is.
       s.full = torch::Tensor();
       continue;
     }
-    torch::Tensor index = torch::tensor(positions, torch::TensorOptions().dtype(torch::kLong).device(full.device()));
+    torch::Tensor index = positions(setup_.tasks, labelled, full.device());
     torch::Tensor part = full;
     for (auto d : s.dims) part = part.index_select(d, index);
     if (s.parameter) s.tensor.mutable_grad() = torch::Tensor();
@@ -200,24 +211,19 @@ void Balancer::narrow(const std::vector<std::string>& labelled) {
 
 void Balancer::widen() {
   torch::NoGradGuard no_grad;
-  std::vector<std::int64_t> positions;
-  for (const auto& t : active_)
-    positions.push_back(static_cast<std::int64_t>(std::find(setup_.tasks.begin(), setup_.tasks.end(), t) - setup_.tasks.begin()));
   const auto T = static_cast<std::int64_t>(setup_.tasks.size());
-  const auto P = static_cast<std::int64_t>(positions.size());
+  const auto P = static_cast<std::int64_t>(active_.size());
   for (auto& s : task_state_) {
     torch::Tensor part = s.tensor.detach();
     torch::Tensor full = s.full;
     if (!full.defined()) {
       // Sized during the step for the labelled tasks: the others' slices start at zero.
-      bool sized = part.dim() > s.dims.back();
-      for (auto d : s.dims) sized = sized && part.size(d) == P;
-      if (!sized) continue;
+      if (!task_sized(part, s.dims, P)) continue;
       std::vector<std::int64_t> shape = part.sizes().vec();
       for (auto d : s.dims) shape[static_cast<std::size_t>(d)] = T;
       full = torch::zeros(shape, part.options());
     }
-    torch::Tensor index = torch::tensor(positions, torch::TensorOptions().dtype(torch::kLong).device(full.device()));
+    torch::Tensor index = positions(setup_.tasks, active_, full.device());
     if (s.dims.size() == 1) full.index_copy_(s.dims[0], index, part);
     else full.index_put_({index.unsqueeze(1), index.unsqueeze(0)}, part);
     if (s.parameter) {

@@ -23,7 +23,7 @@ class Dtp : public Balancer {
   explicit Dtp(const Setup& setup) : Balancer(setup), alpha_(options().get_float("smoothing")), gamma_(options().get_float("gamma")) {
     const auto t = static_cast<std::int64_t>(tasks().size());
     kpi_ = task_buffer("kpi", torch::full({t}, -1.0, torch::kFloat64));  // −1: not measured yet
-    show_weights(torch::tensor(priorities(), torch::kFloat64));
+    refresh();
   }
   std::string name() const override { return "dtp"; }
   Mode mode() const override { return Mode::Losses; }
@@ -39,18 +39,24 @@ class Dtp : public Balancer {
       smoothed = smoothed < 0 ? *k : alpha_ * *k + (1 - alpha_) * smoothed;
     }
     kpi_.copy_(kpi);
-    show_weights(torch::tensor(priorities(), torch::kFloat64));
+    refresh();
   }
-  void loaded() override { show_weights(torch::tensor(priorities(), torch::kFloat64)); }
+  void loaded() override { refresh(); }
 
  protected:
   torch::Tensor objective(const Losses& losses, Context&) override {
-    std::vector<double> w = priorities();
+    // A partially labelled step weighs its labelled tasks alone.
+    std::vector<double> w = tasks().size() == setup().tasks.size() ? all_ : priorities();
     show_weights(torch::tensor(w, torch::kFloat64));
     return losses.weighted_sum(w);
   }
 
  private:
+  // The weights of all tasks, recomputed only when the state they derive from changes.
+  void refresh() {
+    all_ = priorities();
+    show_weights(torch::tensor(all_, torch::kFloat64));
+  }
   // The priorities of the balanced tasks (1 before a task's first validation).
   std::vector<double> priorities() const {
     std::vector<double> out(tasks().size(), 1.0);
@@ -66,6 +72,7 @@ class Dtp : public Balancer {
 
   double alpha_, gamma_;
   torch::Tensor kpi_;
+  std::vector<double> all_;
 };
 
 }  // namespace

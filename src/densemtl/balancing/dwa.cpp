@@ -19,7 +19,7 @@ class DynamicWeightAverage : public Balancer {
     const auto t = static_cast<std::int64_t>(tasks().size());
     history_ = task_buffer("history", torch::zeros({2, t}, torch::kFloat64), {1});  // rows: e−2, e−1
     epochs_ = task_buffer("epochs", torch::zeros({t}, torch::kLong));                // per task: epochs with a mean
-    show_weights(torch::tensor(lambdas(), torch::kFloat64));
+    refresh();
   }
   std::string name() const override { return "dwa"; }
   Mode mode() const override { return Mode::Losses; }
@@ -34,18 +34,24 @@ class DynamicWeightAverage : public Balancer {
       history_[1][k] = it->second;
       epochs_[k] += 1;
     }
-    show_weights(torch::tensor(lambdas(), torch::kFloat64));
+    refresh();
   }
 
  protected:
   torch::Tensor objective(const Losses& losses, Context&) override {
-    std::vector<double> w = lambdas();
+    // A partially labelled step weighs its labelled tasks alone.
+    std::vector<double> w = tasks().size() == setup().tasks.size() ? all_ : lambdas();
     show_weights(torch::tensor(w, torch::kFloat64));
     return losses.weighted_sum(w);
   }
-  void loaded() override { show_weights(torch::tensor(lambdas(), torch::kFloat64)); }
+  void loaded() override { refresh(); }
 
  private:
+  // The weights of all tasks, recomputed only when the state they derive from changes.
+  void refresh() {
+    all_ = lambdas();
+    show_weights(torch::tensor(all_, torch::kFloat64));
+  }
   // λ of the balanced tasks: 1 until every one has two epochs of means.
   std::vector<double> lambdas() const {
     const std::size_t n = tasks().size();
@@ -60,6 +66,7 @@ class DynamicWeightAverage : public Balancer {
 
   double temperature_;
   torch::Tensor history_, epochs_;
+  std::vector<double> all_;
 };
 
 }  // namespace

@@ -98,7 +98,7 @@ Subcommand add_evaluate(CLI::App& root) {
               metrics = eval::evaluate_predictions(*ds, ds->ids(o->split), tasks::TaskSet(task_list, edge.get()), o->predictions, o->threads);
             }
             for (const auto& [task, m] : metrics.items())
-              if (m.contains("images") && m.at("images").is_number() && m.at("images").get<double>() == 0)
+              if (!eval::primary_metric(metrics, task))  // scored on no image
                 log_warn("{}: no image of the split is labelled for it: nothing scored (Δm leaves it out)", task);
             std::cout << format_metrics(metrics);
             if (!o->json.empty()) write_json(o->json, metrics);
