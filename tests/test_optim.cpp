@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "densemtl/tasks/registry.h"
+#include "densemtl/core/config.h"
 #include "densemtl/train/multi_tensor_optim.h"
+#include "densemtl/train/optim.h"
 
 namespace densemtl {
 
@@ -97,6 +99,31 @@ TEST(MultiTensorAdam, ItsCheckpointLoadsIntoLibTorchsAdam) {
     EXPECT_TRUE(torch::equal(s.exp_avg(), r.exp_avg()));
     EXPECT_TRUE(torch::equal(s.exp_avg_sq(), r.exp_avg_sq()));
   }
+}
+
+TEST(Optimizer, ParameterGroupsLearnAtTheirFactorOfTheScheduledRate) {
+  using namespace config;
+  const Spec schema = section("", "", {section("optimizer", "", {
+                                           choice("name", "sgd", {"adam", "sgd"}, ""),
+                                           real("lr", 0.1, 0.0, 10.0, ""),
+                                           real("weight_decay", 0.0, 0.0, 1.0, ""),
+                                           real("momentum", 0.0, 0.0, 1.0, ""),
+                                           boolean("nesterov", false, ""),
+                                       })});
+  Config cfg = Config::parse(schema, "optimizer: {name: sgd, lr: 0.1}\n", "test.yaml");
+  torch::Tensor a = torch::zeros({3}, torch::requires_grad()), b = torch::zeros({2}, torch::requires_grad());
+  auto opt = train::make_optimizer(cfg, {{1.0, {a}}, {100.0, {b}}});
+  ASSERT_EQ(opt->param_groups().size(), 2u);
+  EXPECT_DOUBLE_EQ(opt->param_groups()[1].options().get_lr(), 10.0);
+  // The schedule's rate scales every group by its factor (the reference's scheduler set them all
+  // to the same rate, losing the factor).
+  train::set_learning_rate(*opt, 0.01, {1.0, 100.0});
+  (a.sum() + b.sum()).backward();
+  opt->step();
+  EXPECT_TRUE(torch::allclose(a, torch::full({3}, -0.01)));
+  EXPECT_TRUE(torch::allclose(b, torch::full({2}, -1.0)));
+  EXPECT_DOUBLE_EQ(train::learning_rate(*opt), 0.01);
+  EXPECT_THROW(train::make_optimizer(cfg, {{100.0, {b}}}), Error);
 }
 
 TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "densemtl/core/json.h"
+#include "densemtl/core/strings.h"
 #include "densemtl/vision/io/npy.h"
 #include "densemtl/data/dataset.h"
 #include "densemtl/data/synthetic/generator.h"
@@ -251,6 +252,96 @@ TEST(Training, ConfigErrorsAreCaughtBeforeTraining) {
   test::expect_error([&] { train(o); }, {"data.test_split", "gt_sets/test.txt"});
   o.overrides = {"tasks.main=[semseg, depth]", "model.architecture=single_task"};
   test::expect_error([&] { train(o); }, {"single_task model predicts one task"});
+}
+
+TEST(Training, CrossStitchAndNddrStartFromTheSingleTaskRuns) {
+  test::TempDir dir;
+  fs::path data = make_scenes(dir.path(), 8, 2, 2);
+  fs::path cfg = write_config(dir.path(), data, "semseg, depth");
+  auto st_run = [&](const std::string& task) {
+    TrainOptions o;
+    o.config = cfg;
+    o.overrides = {"tasks.main=[" + task + "]", "model.architecture=single_task", "train.epochs=1"};
+    o.out = dir.path() / ("st_" + task);
+    o.evaluate_test = false;
+    train(o);
+    return o.out;
+  };
+  const fs::path semseg = st_run("semseg"), depth = st_run("depth");
+  auto runs = [](std::initializer_list<fs::path> dirs) {
+    std::vector<std::string> v;
+    for (const auto& d : dirs) v.push_back(d.string());
+    return "[" + join(v, ", ") + "]";
+  };
+  for (const std::string arch : {"cross_stitch", "nddr_cnn"}) {
+    SCOPED_TRACE(arch);
+    const std::string key = "model." + arch + ".single_task_runs";
+    Experiment e = Experiment::load(cfg, {"model.architecture=" + arch, key + "=" + runs({depth, semseg})});
+    data::DatasetInfo info = e.dataset_info();
+    models::Architecture model = models::make_architecture(e.model_spec(info));
+    init_from_single_task_runs(*model, e, info);
+    auto ours = model->named_parameters();
+    auto our_buffers = model->named_buffers();
+    for (const auto& [task, run] : {std::pair{"semseg", semseg}, std::pair{"depth", depth}}) {
+      models::Architecture st = load_run_weights(open_run(run), info);
+      std::size_t compared = 0;
+      for (const auto& p : st->named_parameters()) {
+        std::string name = p.key().rfind("backbone.", 0) == 0 ? "backbone." + std::string(task) + p.key().substr(8)
+                                                               : "heads." + std::string(task) + p.key().substr(7);
+        ASSERT_TRUE(ours.contains(name)) << name;
+        EXPECT_TRUE(torch::equal(ours[name], p.value())) << name;
+        ++compared;
+      }
+      for (const auto& b : st->named_buffers()) {  // batch-norm statistics too
+        if (b.key().rfind("backbone.", 0) != 0) continue;
+        EXPECT_TRUE(torch::equal(our_buffers["backbone." + std::string(task) + b.key().substr(8)], b.value())) << b.key();
+      }
+      EXPECT_GT(compared, 50u);
+    }
+    auto init = [&](const std::vector<std::string>& overrides) {
+      std::vector<std::string> all = {"model.architecture=" + arch};
+      all.insert(all.end(), overrides.begin(), overrides.end());
+      Experiment x = Experiment::load(cfg, all);
+      models::Architecture m = models::make_architecture(x.model_spec(info));
+      init_from_single_task_runs(*m, x, info);
+    };
+    test::expect_error([&] { init({key + "=" + runs({semseg, dir.path() / "nope"})}); }, {key, "nope", "run folder"});
+    test::expect_error([&] { init({key + "=" + runs({semseg})}); }, {key, "no run for task depth"});
+    test::expect_error([&] { init({key + "=" + runs({semseg, semseg, depth})}); }, {key, "both train semseg"});
+    test::expect_error([&] { init({key + "=" + runs({semseg, depth}), "model.width=0.25"}); },
+                       {key, "model.width 0.125, this model has 0.25"});
+    test::expect_error([&] { init({key + "=" + runs({semseg, depth}), "tasks.main=[semseg, normals]"}); },
+                       {key, "trains depth, which is not a task of this model"});
+    test::expect_error([&] { init({key + "=" + runs({semseg, depth}), "backbone.name=resnet50"}); },
+                       {key, "backbone resnet18, this model has resnet50"});
+  }
+  // A multi-task run is not a single-task run.
+  fs::path baseline = dir.path() / "baseline";
+  {
+    TrainOptions o;
+    o.config = cfg;
+    o.overrides = {"train.epochs=1"};
+    o.out = baseline;
+    o.evaluate_test = false;
+    train(o);
+  }
+  test::expect_error(
+      [&] {
+        Experiment x = Experiment::load(cfg, {"model.architecture=cross_stitch", "model.cross_stitch.single_task_runs=" + runs({baseline})});
+        data::DatasetInfo info = x.dataset_info();
+        models::Architecture m = models::make_architecture(x.model_spec(info));
+        init_from_single_task_runs(*m, x, info);
+      },
+      {"is a baseline run, not a single-task run"});
+  // The whole run: cross-stitch trains from the two runs, its units at 100 x the rate.
+  TrainOptions o;
+  o.config = cfg;
+  o.overrides = {"model.architecture=cross_stitch", "model.cross_stitch.single_task_runs=" + runs({semseg, depth}), "train.epochs=1"};
+  o.out = dir.path() / "cross_stitch";
+  TrainResult r = train(o);
+  EXPECT_TRUE(r.finished);
+  Json summary = read_json(o.out / "run.json");
+  EXPECT_EQ(summary["parameters"]["backbones"], 2);
 }
 
 }  // namespace densemtl::train

@@ -42,7 +42,7 @@ Subcommand add_import(CLI::App& root) {
             summary["imported_from"] = o->checkpoint;
             summary["architecture"] = x.model.architecture;
             summary["backbone"] = x.model.backbone;
-            summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}};
+            summary["parameters"] = pc.to_json();
             write_json(out / "run.json", summary);
             std::cout << "imported " << o->checkpoint << " into " << out.string() << ": " << r.summary(20) << "\n";
             return 0;

@@ -40,13 +40,13 @@ int model_info(const std::string& file, const std::vector<std::string>& sets, co
   std::cout << fmt::format("model: {} ({}, {} head{}), tasks {}{}, balancer {}\n", x.model.architecture, x.model.backbone, x.model.head,
                            x.model.width == 1.0 ? "" : fmt::format(", width x{:g}", x.model.width), join(x.tasks.main, ", "),
                            x.tasks.aux.empty() ? "" : " (auxiliary " + join(x.tasks.aux, ", ") + ")", x.balancer)
-            << fmt::format("parameters: {} total = {} backbone + {} heads + {} other\n", pc.total, pc.backbone, pc.heads, pc.other)
+            << fmt::format("parameters: {}\n", pc.text())
             << fmt::format("parameter groups: {}\n", join(groups, ", "))
             << fmt::format("FLOPs per image at {}x{}: {:.3f} G (2 x multiply-accumulates of convolutions and linear layers)\n",
                            size.height, size.width, gflops);
   if (!json.empty()) {
     OrderedJson j;
-    j["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}, {"groups", pc.groups}};
+    j["parameters"] = pc.to_json();
     j["input_size"] = {size.height, size.width};
     j["gflops_per_image"] = gflops;
     write_json(json, j);

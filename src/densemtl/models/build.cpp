@@ -19,15 +19,32 @@ Architecture build_model(const ModelSpec& spec, const std::string& backbone_weig
 ParameterCount count_parameters(ArchitectureImpl& model) {
   ParameterCount c;
   auto named = model.named_parameters();
+  std::map<std::string, std::int64_t> backbone;  // per group: the shared one, or one per task
   for (const auto& [name, part] : model.parameter_parts()) {
     std::int64_t n = named[name].numel();
     c.total += n;
-    if (part->component == Component::Backbone) c.backbone += n;
+    if (part->component == Component::Backbone) backbone[part->group.name()] += n;
     else if (part->component == Component::Head) c.heads += n;
     else c.other += n;
     c.groups[part->group.name()] += n;
   }
+  for (const auto& [group, n] : backbone) {
+    if (c.backbone != 0 && n != c.backbone)
+      fail("internal: architecture {}: its backbones differ in size ({} has {} parameters, another {})", model.spec().architecture,
+           group, n, c.backbone);
+    c.backbone = n;
+  }
+  c.backbones = static_cast<int>(backbone.size());
   return c;
+}
+
+std::string ParameterCount::text() const {
+  return fmt::format("{} total = {}{} backbone + {} heads + {} other", total, backbones > 1 ? fmt::format("{} x ", backbones) : "",
+                     backbone, heads, other);
+}
+
+Json ParameterCount::to_json() const {
+  return {{"total", total}, {"backbone", backbone}, {"backbones", backbones}, {"heads", heads}, {"other", other}, {"groups", groups}};
 }
 
 std::int64_t count_macs(ArchitectureImpl& model, int height, int width) {

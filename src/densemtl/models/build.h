@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "densemtl/core/fs.h"
+#include "densemtl/core/json.h"
 #include "densemtl/models/architectures/architecture.h"
 
 namespace densemtl::models {
@@ -14,10 +15,18 @@ namespace densemtl::models {
 // their files are given.
 Architecture build_model(const ModelSpec& spec, const std::string& backbone_weights = "", const std::string& weights = "");
 
-// Parameter counts per component (backbones, heads, the rest) and per declared group.
+// Parameter counts per component (backbones, heads, the rest) and per declared group. `backbone`
+// is one backbone, as the reference tables count it; models with one backbone per task
+// (cross-stitch, NDDR-CNN) have `backbones` copies of it, so that
+// total = backbones x backbone + heads + other.
 struct ParameterCount {
   std::int64_t total = 0, backbone = 0, heads = 0, other = 0;
+  int backbones = 0;
   std::map<std::string, std::int64_t> groups;  // "shared", "task:<t>", "cross_task"
+  // "79292841 total = 2 x 23508032 backbone + 16377 heads + 15360 other"
+  std::string text() const;
+  // {"total", "backbone", "backbones", "heads", "other", "groups"} (run.json, info --json)
+  Json to_json() const;
 };
 ParameterCount count_parameters(ArchitectureImpl& model);
 

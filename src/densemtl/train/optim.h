@@ -14,7 +14,10 @@
 
 namespace densemtl::train {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cfg, std::vector<torch::Tensor> parameters);
+// One parameter group per learning-rate factor (ArchitectureImpl::parameters_by_lr_factor()); the
+// first group's factor must be 1 (its rate is the one logged).
+using LrGroups = std::vector<std::pair<double, std::vector<torch::Tensor>>>;
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cfg, const LrGroups& groups);
 
 struct Schedule {
   std::string name = "poly";  // poly | constant
@@ -24,7 +27,8 @@ struct Schedule {
   double rate(double t, double total) const;
 };
 Schedule schedule_from_config(const config::Config& cfg);
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+// Sets group i's rate to lr x factors[i] (every group to lr when `factors` is empty).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& factors = {});
 double learning_rate(const torch::optim::Optimizer& optimizer);
 
 }  // namespace densemtl::train

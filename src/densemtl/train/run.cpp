@@ -3,9 +3,12 @@
 #include <sys/resource.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/strings.h"
 #include "densemtl/models/build.h"
 #include "densemtl/models/inference.h"
 #include "densemtl/train/checkpoint.h"
@@ -27,7 +30,7 @@ Run open_run(const fs::path& dir) {
   return r;
 }
 
-models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info, const std::string& device) {
+models::Architecture load_run_weights(const Run& run, const data::DatasetInfo& info) {
   models::Architecture model = models::make_architecture(run.experiment.model_spec(info));
   if (fs::exists(run.best())) {
     load_weights(*model, run.best());
@@ -38,9 +41,78 @@ models::Architecture load_run_model(const Run& run, const data::DatasetInfo& inf
   } else {
     fail("{}: the run has no trained model yet (no best.pt or checkpoint.pt)", run.dir.string());
   }
+  return model;
+}
+
+models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info, const std::string& device) {
+  models::Architecture model = load_run_weights(run, info);
   model->to(select_device(device, run.dir.string()));
   models::prepare_for_inference(*model, run.experiment.model.channels_last);
   return model;
+}
+
+void init_from_single_task_runs(models::ArchitectureImpl& model, const Experiment& e, const data::DatasetInfo& info) {
+  const std::vector<std::string> runs = model.single_task_runs();
+  const std::string arch = e.model.architecture;
+  const std::string key = fmt::format("{}: model.{}.single_task_runs", e.source(), arch);
+  if (runs.empty()) {
+    if (!model.single_task_prefixes(e.tasks.main.front()).empty())
+      log_warn("{} is empty: the task networks start from backbone.weights (or at random), not from single-task runs as the {} paper "
+               "builds them",
+               key, arch);
+    return;
+  }
+  if (!e.model.weights.empty()) fail("{}: set either model.weights or single-task runs, not both", key);
+  std::map<std::string, std::string> from;  // task -> run folder
+  for (const std::string& dir : runs) {
+    Run run;
+    try {
+      run = open_run(dir);
+    } catch (const Error& x) {
+      fail("{}: {}", key, x.what());
+    }
+    const Experiment& r = run.experiment;
+    auto differs = [&](const char* what, const std::string& theirs, const std::string& ours) {
+      if (theirs != ours) fail("{}: {} was trained with {} {}, this model has {}", key, dir, what, theirs, ours);
+    };
+    if (models::architecture_entry(r.model.architecture).role != models::ArchitectureEntry::Role::SingleTask || r.tasks.main.size() != 1)
+      fail("{}: {} is a {} run, not a single-task run", key, dir, r.model.architecture);
+    differs("backbone", r.model.backbone, e.model.backbone);
+    differs("backbone.dilated", r.model.dilated ? "true" : "false", e.model.dilated ? "true" : "false");
+    differs("model.width", fmt::format("{:g}", r.model.width), fmt::format("{:g}", e.model.width));
+    differs("head", r.model.head, e.model.head);
+    differs("data.dataset", r.data.dataset, e.data.dataset);
+    differs("data.root", fs::weakly_canonical(r.data.root).string(), fs::weakly_canonical(e.data.root).string());
+    const std::string& task = r.tasks.main.front();
+    if (std::find(e.tasks.main.begin(), e.tasks.main.end(), task) == e.tasks.main.end())
+      fail("{}: {} trains {}, which is not a task of this model ({})", key, dir, task, join(e.tasks.main, ", "));
+    if (from.count(task)) fail("{}: {} and {} both train {}", key, from[task], dir, task);
+    from[task] = dir;
+  }
+  for (const auto& t : e.tasks.main)
+    if (!from.count(t)) {
+      std::vector<std::string> trained;
+      for (const auto& [task, dir] : from) trained.push_back(task);
+      fail("{}: no run for task {} (the runs train {})", key, t, join(trained, ", "));
+    }
+  torch::NoGradGuard no_grad;
+  for (const auto& [task, dir] : from) {
+    models::Architecture st = load_run_weights(open_run(dir), info);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& p : st->named_parameters()) tensors.emplace_back(p.key(), p.value());
+    for (const auto& b : st->named_buffers()) tensors.emplace_back(b.key(), b.value());
+    std::size_t loaded = 0;
+    for (const auto& [theirs, ours] : model.single_task_prefixes(task)) {
+      std::vector<std::pair<std::string, at::Tensor>> part;
+      for (const auto& [name, value] : tensors)
+        if (starts_with(name, theirs)) part.emplace_back(name.substr(theirs.size()), value);
+      models::LoadReport rep = models::load_tensors(model, part, ours);
+      if (!rep.missing.empty() || !rep.mismatched.empty() || !rep.unexpected.empty() || rep.loaded == 0)
+        fail("{}: {} does not fit {} of this model: {}", key, dir, ours, rep.summary());
+      loaded += rep.loaded;
+    }
+    log_info("{}: initialised from the single-task run {} ({} tensors)", task, dir, loaded);
+  }
 }
 
 double peak_memory_mb() {

@@ -40,6 +40,17 @@ Run open_run(const fs::path& dir);
 // `device`.
 models::Architecture load_run_model(const Run& run, const data::DatasetInfo& info, const std::string& device = "cpu");
 
+// The run's final model as load_run_model finds it, on the CPU, not prepared for inference (as
+// trained, batch norms unfolded).
+models::Architecture load_run_weights(const Run& run, const data::DatasetInfo& info);
+
+// Cross-stitch and NDDR-CNN start from single-task networks: copies the weights of the single-task
+// runs the architecture's options name (model.<architecture>.single_task_runs) into it, one per
+// task. A missing run, one of another architecture, backbone, width, head or dataset, a task the
+// model lacks, a task given twice or a task without a run is a densemtl::Error naming the key and
+// the folder. Nothing happens for architectures not built from single-task networks.
+void init_from_single_task_runs(models::ArchitectureImpl& model, const Experiment& experiment, const data::DatasetInfo& info);
+
 // Peak resident memory of this process in MB.
 double peak_memory_mb();
 

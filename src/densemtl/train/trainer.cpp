@@ -165,14 +165,19 @@ Training::Training(const TrainOptions& options) : options_(options) {
 
   // Model, balancer, optimizer.
   model_ = models::build_model(e.model_spec(info), e.model.backbone_weights, e.model.weights);
+  if (!has_checkpoint) init_from_single_task_runs(*model_, e, info);
   model_->to(device_);
   if (e.model.channels_last) models::to_channels_last(*model_);
   balancer_ = balancing::make_balancer(e.balancer, e.balancer_setup());
   balancer_->check(*model_);
   balancer_->to(device_);
-  std::vector<torch::Tensor> params = model_->parameters();
-  for (auto& p : balancer_->parameters()) params.push_back(p);
-  optimizer_ = make_optimizer(*e.config, params);
+  LrGroups groups = model_->parameters_by_lr_factor();
+  for (auto& p : balancer_->parameters()) groups.front().second.push_back(p);
+  for (const auto& [factor, params] : groups) {
+    lr_factors_.push_back(factor);
+    if (factor != 1.0) log_info("{} parameter tensors learn at {:g} x the learning rate", params.size(), factor);
+  }
+  optimizer_ = make_optimizer(*e.config, groups);
   schedule_ = schedule_from_config(*e.config);
 
   if (has_checkpoint) {
@@ -227,7 +232,7 @@ bool Training::run_epoch() {
   if (state_.epoch >= epochs) return false;
   const int epoch = state_.epoch;
   const auto steps_per_epoch = static_cast<std::int64_t>(loader_->batches_per_epoch());
-  if (!schedule_.per_iteration) set_learning_rate(*optimizer_, schedule_.rate(epoch, epochs));
+  if (!schedule_.per_iteration) set_learning_rate(*optimizer_, schedule_.rate(epoch, epochs), lr_factors_);
   model_->train();
   loader_->start_epoch(epoch);
   if (val_loader_) val_loader_->start_epoch(val_pass_ = epoch * 1000);
@@ -235,7 +240,8 @@ bool Training::run_epoch() {
   ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch * batch_size_, "img");
   while (auto batch = loader_->next()) {
     if (schedule_.per_iteration)
-      set_learning_rate(*optimizer_, schedule_.rate(static_cast<double>(state_.step), static_cast<double>(steps_per_epoch * epochs)));
+      set_learning_rate(*optimizer_, schedule_.rate(static_cast<double>(state_.step), static_cast<double>(steps_per_epoch * epochs)),
+                        lr_factors_);
     torch::Tensor image = to_model_layout(batch->image.to(device_, /*non_blocking=*/true), e.model.channels_last);
     balancing::Losses::Values values;
     try {
@@ -322,7 +328,7 @@ TrainResult Training::finish() {
   summary["tasks"] = e.tasks.main;
   summary["aux_tasks"] = e.tasks.aux;
   models::ParameterCount pc = models::count_parameters(*model_);
-  summary["parameters"] = {{"total", pc.total}, {"backbone", pc.backbone}, {"heads", pc.heads}, {"other", pc.other}, {"groups", pc.groups}};
+  summary["parameters"] = pc.to_json();
   cv::Size input = e.input_size(info);
   summary["gflops_per_image"] = 2.0 * static_cast<double>(models::count_macs(*model_, input.height, input.width)) / 1e9;
   summary["input_size"] = {input.height, input.width};

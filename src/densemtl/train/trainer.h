@@ -84,6 +84,7 @@ class Training {
   models::Architecture model_;
   std::unique_ptr<balancing::Balancer> balancer_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> lr_factors_;  // per parameter group
   Schedule schedule_;
   StepSetup step_;
   eval::EvalSetup val_setup_;

@@ -1,5 +1,6 @@
 #include "densemtl/models/architectures/architecture.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -35,8 +36,9 @@ std::string ParameterGroup::name() const {
 ArchitectureImpl::ArchitectureImpl(ModelSpec spec) : spec_(std::move(spec)) {}
 
 void ArchitectureImpl::declare(const std::string& path, std::shared_ptr<torch::nn::Module> module, Component component,
-                               ParameterGroup group) {
-  parts_.push_back({path, std::move(module), component, std::move(group)});
+                               ParameterGroup group, double lr_factor) {
+  if (!(lr_factor > 0)) fail("internal: architecture {}: part {} declared with learning-rate factor {}", spec_.architecture, path, lr_factor);
+  parts_.push_back({path, std::move(module), component, std::move(group), lr_factor});
 }
 
 std::vector<std::pair<std::string, const ArchitectureImpl::Part*>> ArchitectureImpl::parameter_parts() {
@@ -78,6 +80,17 @@ std::vector<std::pair<std::string, std::shared_ptr<BackboneImpl>>> ArchitectureI
   for (const auto& part : parts_)
     if (part.component == Component::Backbone)
       if (auto b = std::dynamic_pointer_cast<BackboneImpl>(part.module)) out.emplace_back(part.path, b);
+  return out;
+}
+
+std::vector<std::pair<double, std::vector<torch::Tensor>>> ArchitectureImpl::parameters_by_lr_factor() {
+  auto named = named_parameters();
+  std::vector<std::pair<double, std::vector<torch::Tensor>>> out = {{1.0, {}}};
+  for (const auto& [name, part] : parameter_parts()) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == part->lr_factor; });
+    if (it == out.end()) it = out.insert(out.end(), {part->lr_factor, {}});
+    it->second.push_back(named[name]);
+  }
   return out;
 }
 

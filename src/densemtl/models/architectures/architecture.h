@@ -96,6 +96,7 @@ class ArchitectureImpl : public torch::nn::Module {
     std::shared_ptr<torch::nn::Module> module;
     Component component;
     ParameterGroup group;
+    double lr_factor = 1.0;  // its learning rate is lr_factor x the schedule's rate
   };
   const std::vector<Part>& parts() const { return parts_; }
   // Every parameter with its part, in named_parameters() order. Throws when a parameter belongs
@@ -108,6 +109,16 @@ class ArchitectureImpl : public torch::nn::Module {
   std::vector<torch::Tensor> task_parameters(const std::string& task);
   // The backbones, each with its module path (ImageNet or single-task weights load into each).
   std::vector<std::pair<std::string, std::shared_ptr<BackboneImpl>>> backbones() const;
+  // The parameters by learning-rate factor (the optimizer's parameter groups), factor 1 first.
+  std::vector<std::pair<double, std::vector<torch::Tensor>>> parameters_by_lr_factor();
+
+  // --- Initialisation from single-task runs (cross-stitch, NDDR-CNN) ---
+  // The run folders the architecture's options name; empty for architectures not built from
+  // single-task networks.
+  virtual std::vector<std::string> single_task_runs() const { return {}; }
+  // Where the single-task network of `task` goes: pairs (its module prefix, this model's prefix),
+  // e.g. ("backbone.", "backbone.depth."), ("decoder.", "heads.depth.").
+  virtual std::vector<std::pair<std::string, std::string>> single_task_prefixes(const std::string& /*task*/) const { return {}; }
 
   // --- Representation gradients (balancers in representation mode) ---
   // Whether each task reads the shared representation independently of the others above it, so
@@ -121,7 +132,8 @@ class ArchitectureImpl : public torch::nn::Module {
  protected:
   // Records what a registered module is; `path` is its name under this module (nested names
   // with dots).
-  void declare(const std::string& path, std::shared_ptr<torch::nn::Module> module, Component component, ParameterGroup group);
+  void declare(const std::string& path, std::shared_ptr<torch::nn::Module> module, Component component, ParameterGroup group,
+               double lr_factor = 1.0);
   // The representation from features every task reads (hard sharing): with representation
   // gradients on, each task of spec().tasks gets its own detached leaf.
   Representation share(Features features) const;
