@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main command, on the embedded default (the procedural scenes dataset):
 # install dependencies, build, generate the dataset, train the single-task baselines, the
-# multi-task baseline and MTAN (semseg, depth, normals, edge), evaluate each on the test split,
-# and write the report (runs/demo/report/report.html).
+# multi-task baseline, MTAN, and cross-stitch and NDDR-CNN from the single-task runs (semseg,
+# depth, normals, edge), evaluate each on the test split, and write the report
+# (runs/demo/report/report.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -18,6 +19,9 @@ for task in semseg depth normals edge; do
 done
 $D train --config "$CONFIGS/multi_task_baseline.yaml" --out "$RUNS/multi_task_baseline"
 $D train --config "$CONFIGS/mtan.yaml" --out "$RUNS/mtan"
+# Built from the single-task runs above (model.<architecture>.single_task_runs in the configs).
+$D train --config "$CONFIGS/cross_stitch.yaml" --out "$RUNS/cross_stitch"
+$D train --config "$CONFIGS/nddr_cnn.yaml" --out "$RUNS/nddr_cnn"
 $D predict --run "$RUNS/multi_task_baseline" --input data/scenes --split test --limit 8 --out "$RUNS/predictions"
-$D report "$RUNS"/single_task_* "$RUNS/multi_task_baseline" "$RUNS/mtan" --out "$RUNS/report"
+$D report "$RUNS"/single_task_* "$RUNS/multi_task_baseline" "$RUNS/mtan" "$RUNS/cross_stitch" "$RUNS/nddr_cnn" --out "$RUNS/report"
 echo "main job done in $(( $(date +%s) - start )) s after the build; open $RUNS/report/report.html"

@@ -122,7 +122,7 @@ TEST(ArchitectureContract, EveryArchitectureBuildsAndDeclaresDisjointGroupsCover
     for (const auto& [g, n] : c.groups) in_groups += n;
     EXPECT_EQ(c.total, total);
     EXPECT_EQ(in_groups, total);
-    EXPECT_EQ(c.backbone + c.heads + c.other, total);
+    EXPECT_EQ(c.backbones * c.backbone + c.heads + c.other, total);  // backbone: one of its `backbones` copies
     EXPECT_FALSE(m.backbones().empty());
     // The balancer's sets: shared and each task's own parameters partition the parameters.
     std::set<const void*> seen = identities(m.shared_parameters());

@@ -141,22 +141,8 @@ ModelSpec with_options(ModelSpec s, const std::string& options) {
   return s;
 }
 
-// Copies the weights of single-task models into a model built from them, through its
-// single_task_prefixes().
 void copy_single_task(ArchitectureImpl& into, const std::map<std::string, Architecture>& from) {
-  torch::NoGradGuard g;
-  for (const auto& [task, st] : from) {
-    std::vector<std::pair<std::string, at::Tensor>> all;
-    for (const auto& p : st->named_parameters()) all.emplace_back(p.key(), p.value());
-    for (const auto& b : st->named_buffers()) all.emplace_back(b.key(), b.value());
-    for (const auto& [theirs, ours] : into.single_task_prefixes(task)) {
-      std::vector<std::pair<std::string, at::Tensor>> part;
-      for (const auto& [k, v] : all)
-        if (k.rfind(theirs, 0) == 0) part.emplace_back(k.substr(theirs.size()), v);
-      LoadReport r = load_tensors(into, part, ours);
-      ASSERT_TRUE(r.missing.empty() && r.unexpected.empty() && r.mismatched.empty() && r.loaded > 0) << r.summary();
-    }
-  }
+  for (const auto& [task, st] : from) load_single_task(into, task, *st);
 }
 
 }  // namespace

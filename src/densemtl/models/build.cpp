@@ -111,6 +111,22 @@ LoadReport load_tensors(torch::nn::Module& module, const std::vector<std::pair<s
   return r;
 }
 
+void load_single_task(ArchitectureImpl& model, const std::string& task, ArchitectureImpl& single_task) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : single_task.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  for (const auto& b : single_task.named_buffers()) tensors.emplace_back(b.key(), b.value());
+  const auto prefixes = model.single_task_prefixes(task);
+  if (prefixes.empty()) fail("the {} architecture is not built from single-task networks", model.spec().architecture);
+  for (const auto& [theirs, ours] : prefixes) {
+    std::vector<std::pair<std::string, at::Tensor>> part;
+    for (const auto& [name, value] : tensors)
+      if (starts_with(name, theirs)) part.emplace_back(name.substr(theirs.size()), value);
+    LoadReport r = load_tensors(model, part, ours);
+    if (!r.missing.empty() || !r.mismatched.empty() || !r.unexpected.empty() || r.loaded == 0)
+      fail("the {} single-task network does not fit {} of the {} model: {}", task, ours, model.spec().architecture, r.summary());
+  }
+}
+
 void load_backbone_weights(ArchitectureImpl& model, const fs::path& file) {
   auto tensors = torchfile::load_state_dict(file);
   // A file saved from a whole model carries "backbone."; torchvision files do not.

@@ -47,6 +47,11 @@ struct LoadReport {
 LoadReport load_tensors(torch::nn::Module& module, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                         const std::string& add_prefix = "");
 
+// Copies a single-task model's weights and buffers into the part of `model` built from it
+// (ArchitectureImpl::single_task_prefixes(task)); a missing, extra or mis-shaped tensor is an
+// error naming it.
+void load_single_task(ArchitectureImpl& model, const std::string& task, ArchitectureImpl& single_task);
+
 // backbone.weights: an ImageNet state dict in torchvision / HRNet naming. Classification-head
 // tensors (fc, classifier, ...) are ignored; a missing or mis-shaped backbone tensor is an error
 // naming it.

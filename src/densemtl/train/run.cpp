@@ -95,23 +95,14 @@ void init_from_single_task_runs(models::ArchitectureImpl& model, const Experimen
       for (const auto& [task, dir] : from) trained.push_back(task);
       fail("{}: no run for task {} (the runs train {})", key, t, join(trained, ", "));
     }
-  torch::NoGradGuard no_grad;
   for (const auto& [task, dir] : from) {
     models::Architecture st = load_run_weights(open_run(dir), info);
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    for (const auto& p : st->named_parameters()) tensors.emplace_back(p.key(), p.value());
-    for (const auto& b : st->named_buffers()) tensors.emplace_back(b.key(), b.value());
-    std::size_t loaded = 0;
-    for (const auto& [theirs, ours] : model.single_task_prefixes(task)) {
-      std::vector<std::pair<std::string, at::Tensor>> part;
-      for (const auto& [name, value] : tensors)
-        if (starts_with(name, theirs)) part.emplace_back(name.substr(theirs.size()), value);
-      models::LoadReport rep = models::load_tensors(model, part, ours);
-      if (!rep.missing.empty() || !rep.mismatched.empty() || !rep.unexpected.empty() || rep.loaded == 0)
-        fail("{}: {} does not fit {} of this model: {}", key, dir, ours, rep.summary());
-      loaded += rep.loaded;
+    try {
+      models::load_single_task(model, task, *st);
+    } catch (const Error& x) {
+      fail("{}: {}: {}", key, dir, x.what());
     }
-    log_info("{}: initialised from the single-task run {} ({} tensors)", task, dir, loaded);
+    log_info("{}: initialised from the single-task run {}", task, dir);
   }
 }
 
