@@ -63,7 +63,7 @@ void init_from_single_task_runs(models::ArchitectureImpl& model, const Experimen
     return;
   }
   if (!e.model.weights.empty()) fail("{}: set either model.weights or single-task runs, not both", key);
-  std::map<std::string, std::string> from;  // task -> run folder
+  std::map<std::string, Run> from;  // task -> its run
   for (const std::string& dir : runs) {
     Run run;
     try {
@@ -86,23 +86,23 @@ void init_from_single_task_runs(models::ArchitectureImpl& model, const Experimen
     const std::string& task = r.tasks.main.front();
     if (std::find(e.tasks.main.begin(), e.tasks.main.end(), task) == e.tasks.main.end())
       fail("{}: {} trains {}, which is not a task of this model ({})", key, dir, task, join(e.tasks.main, ", "));
-    if (from.count(task)) fail("{}: {} and {} both train {}", key, from[task], dir, task);
-    from[task] = dir;
+    if (from.count(task)) fail("{}: {} and {} both train {}", key, from.at(task).dir.string(), dir, task);
+    from.emplace(task, std::move(run));
   }
   for (const auto& t : e.tasks.main)
     if (!from.count(t)) {
       std::vector<std::string> trained;
-      for (const auto& [task, dir] : from) trained.push_back(task);
+      for (const auto& [task, run] : from) trained.push_back(task);
       fail("{}: no run for task {} (the runs train {})", key, t, join(trained, ", "));
     }
-  for (const auto& [task, dir] : from) {
-    models::Architecture st = load_run_weights(open_run(dir), info);
+  for (const auto& [task, run] : from) {
+    models::Architecture st = load_run_weights(run, info);
     try {
       models::load_single_task(model, task, *st);
     } catch (const Error& x) {
-      fail("{}: {}: {}", key, dir, x.what());
+      fail("{}: {}: {}", key, run.dir.string(), x.what());
     }
-    log_info("{}: initialised from the single-task run {}", task, dir);
+    log_info("{}: initialised from the single-task run {}", task, run.dir.string());
   }
 }
 

@@ -37,10 +37,10 @@ struct CrossStitchUnitImpl : torch::nn::Module {
       torch::nn::ModuleDict row;
       for (const auto& tj : tasks) {
         ChannelWiseMultiply a(channels, ti == tj ? alpha : beta);
-        row->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{tj, a.ptr()}});
+        add_module(*row, tj, a.ptr());
         weights[ti].emplace(tj, a);
       }
-      unit->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{ti, row.ptr()}});
+      add_module(*unit, ti, row.ptr());
     }
   }
   std::map<std::string, torch::Tensor> forward(const std::map<std::string, torch::Tensor>& x) {
@@ -66,7 +66,7 @@ class CrossStitchImpl : public TaskNetworksImpl {
     torch::nn::ModuleDict units;
     for (std::size_t s = 1; s <= 4; ++s) {
       CrossStitchUnit u(spec.tasks, channels(s), alpha(), beta());
-      units->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{"layer" + std::to_string(s), u.ptr()}});
+      add_module(*units, "layer" + std::to_string(s), u.ptr());
       units_[s] = u;
     }
     declare_mixing(units.ptr());

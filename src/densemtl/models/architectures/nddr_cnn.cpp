@@ -37,7 +37,7 @@ struct NddrLayerImpl : torch::nn::Module {
       s->push_back(reduce);
       s->push_back(batch_norm(reduce, 0.05));
       s->push_back(torch::nn::ReLU());
-      dict->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{tasks[t], s.ptr()}});
+      add_module(*dict, tasks[t], s.ptr());
       layers[tasks[t]] = s;
     }
   }
@@ -60,7 +60,7 @@ class NddrCnnImpl : public TaskNetworksImpl {
     torch::nn::ModuleDict layers;
     for (std::size_t s = 0; s <= 4; ++s) {
       NddrLayer l(spec.tasks, channels(s), alpha(), beta());
-      layers->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{kStages[s], l.ptr()}});
+      add_module(*layers, kStages[s], l.ptr());
       layers_[s] = l;
     }
     declare_mixing(layers.ptr());

@@ -5,29 +5,20 @@
 
 namespace densemtl::models {
 
-namespace {
-
-template <typename Module>
-void add(torch::nn::ModuleDictImpl& dict, const std::string& key, const std::shared_ptr<Module>& module) {
-  dict.update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{key, module}});
-}
-
-}  // namespace
-
 TaskNetworksImpl::TaskNetworksImpl(const ModelSpec& spec, std::string mixing_module)
     : ArchitectureImpl(spec), mixing_module_(std::move(mixing_module)) {
   auto backbones = register_module("backbone", torch::nn::ModuleDict());
   auto heads = register_module("heads", torch::nn::ModuleDict());
   for (const auto& t : spec.tasks) {
     std::shared_ptr<BackboneImpl> b = make_backbone(spec.backbone);
-    add(*backbones, t, b);
+    add_module(*backbones, t, b);
     // A task's backbone is mixed into every other task's features after the first mixing unit.
     declare("backbone." + t, b, Component::Backbone, ParameterGroup::of_task(t, /*exclusive=*/false));
     backbones_[t] = b;
   }
   for (const auto& t : spec.tasks) {
     std::shared_ptr<HeadImpl> h = make_head(spec.head, backbones_.at(t)->out_channels(), spec.outputs.at(t));
-    add(*heads, t, h);
+    add_module(*heads, t, h);
     declare("heads." + t, h, Component::Head, ParameterGroup::of_task(t));
     heads_[t] = h;
   }
