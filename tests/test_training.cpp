@@ -14,6 +14,8 @@
 #include "densemtl/data/dataset.h"
 #include "densemtl/data/synthetic/generator.h"
 #include "densemtl/eval/evaluator.h"
+#include "densemtl/models/build.h"
+#include "densemtl/train/branching.h"
 #include "densemtl/train/run.h"
 #include "densemtl/train/trainer.h"
 #include "fixtures.h"
@@ -342,6 +344,69 @@ TEST(Training, CrossStitchAndNddrStartFromTheSingleTaskRuns) {
   EXPECT_TRUE(r.finished);
   Json summary = read_json(o.out / "run.json");
   EXPECT_EQ(summary["parameters"]["backbones"], 2);
+}
+
+TEST(Training, BranchChoosesATreeFromSingleTaskRunsAndItTrains) {
+  test::TempDir dir;
+  fs::path data = make_scenes(dir.path(), 10, 2, 2);
+  fs::path cfg = write_config(dir.path(), data, "semseg, depth, normals", "seed: 3\n");
+  std::vector<std::string> runs;
+  for (const std::string task : {"semseg", "depth", "normals"}) {
+    TrainOptions o;
+    o.config = cfg;
+    o.overrides = {"tasks.main=[" + task + "]", "model.architecture=single_task", "train.epochs=1"};
+    o.out = dir.path() / ("st_" + task);
+    o.evaluate_test = false;
+    train(o);
+    runs.push_back(o.out.string());
+  }
+  const fs::path out = dir.path() / "branched.yaml", json = dir.path() / "branch.json";
+  const std::string base = "branch --config " + cfg.string() + " --runs " + join(runs, " ") + " --images 8 ";
+  test::CommandResult r = test::run_densemtl(base + "--budget 1.6x --top 3 --out " + out.string() + " --json " + json.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const std::string expected : std::vector<std::string>{"block 1 (conv+layer1)", "block 4 (layer4)", "8 training images", "35 trees over 3 tasks and 4 blocks", "chosen tree: {",
+                                     "runners-up:", "densemtl train --config " + out.string()})
+    EXPECT_NE(r.output.find(expected), std::string::npos) << expected << "\n" << r.output;
+  Json j = read_json(json);
+  EXPECT_EQ(j["affinity"]["matrices"].size(), 4u);
+  EXPECT_EQ(j["affinity"]["matrices"][2][1][1].get<double>(), 1.0);
+  EXPECT_EQ(j["runners_up"].size(), 3u);
+  const auto params = j["chosen"]["params"].get<std::int64_t>();
+  EXPECT_LE(static_cast<double>(params), j["budget"]["value"].get<double>());
+  // The written config is a branched network of exactly the chosen size, and it trains.
+  Experiment e = Experiment::load(out);
+  EXPECT_EQ(e.model.architecture, "branched");
+  data::DatasetInfo info = e.dataset_info();
+  models::Architecture model = models::make_architecture(e.model_spec(info));
+  EXPECT_EQ(models::count_parameters(*model).total, params);
+  TrainOptions t;
+  t.config = out;
+  t.overrides = {"train.epochs=1"};
+  t.out = dir.path() / "branched";
+  t.evaluate_test = false;
+  EXPECT_TRUE(train(t).finished);
+  // The same affinities with the features spilled to disk in small chunks (bounded memory).
+  auto opened = open_single_task_runs(runs, Experiment::load(cfg), "--runs");
+  branching::AffinityOptions small;
+  small.images = 8;
+  small.memory_gb = 1e-6;
+  small.cache = dir.path() / "cache";
+  branching::Affinity spilled = branching::measure_affinity(Experiment::load(cfg), opened, small);
+  for (std::size_t d = 0; d < 4; ++d)
+    for (std::size_t a = 0; a < 3; ++a)
+      for (std::size_t b = 0; b < 3; ++b)
+        EXPECT_NEAR(spilled.matrices[d][static_cast<std::int64_t>(a)][static_cast<std::int64_t>(b)].item<double>(),
+                    j["affinity"]["matrices"][d][a][b].get<double>(), 1e-6);
+  EXPECT_TRUE(fs::is_empty(dir.path() / "cache"));  // the caches are removed
+  // Errors name the option.
+  r = test::run_densemtl(base + "--budget 0.5x --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--budget 0.5x: no tree fits"), std::string::npos) << r.output;
+  r = test::run_densemtl(base + "--budget lots --out " + out.string());
+  EXPECT_NE(r.output.find("'lots' is not a budget"), std::string::npos) << r.output;
+  r = test::run_densemtl("branch --config " + cfg.string() + " --runs " + runs[0] + " " + runs[1] + " --budget 2x --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--runs: no run for task normals"), std::string::npos) << r.output;
 }
 
 }  // namespace densemtl::train

@@ -28,13 +28,17 @@ ParameterCount count_parameters(ArchitectureImpl& model) {
     else c.other += n;
     c.groups[part->group.name()] += n;
   }
-  for (const auto& [group, n] : backbone) {
-    if (c.backbone != 0 && n != c.backbone)
-      fail("internal: architecture {}: its backbones differ in size ({} has {} parameters, another {})", model.spec().architecture,
-           group, n, c.backbone);
-    c.backbone = n;
+  // One backbone, or one per task (all the same size), or a tree whose blocks are shared by
+  // different groups of tasks: then the backbone column is the whole tree-shaped encoder.
+  bool copies = true;
+  for (const auto& [group, n] : backbone) copies = copies && n == backbone.begin()->second;
+  if (copies) {
+    c.backbone = backbone.empty() ? 0 : backbone.begin()->second;
+    c.backbones = static_cast<int>(backbone.size());
+  } else {
+    for (const auto& [group, n] : backbone) c.backbone += n;
+    c.backbones = 1;
   }
-  c.backbones = static_cast<int>(backbone.size());
   return c;
 }
 

@@ -18,7 +18,8 @@ Architecture build_model(const ModelSpec& spec, const std::string& backbone_weig
 // Parameter counts per component (backbones, heads, the rest) and per declared group. `backbone`
 // is one backbone, as the reference tables count it; models with one backbone per task
 // (cross-stitch, NDDR-CNN) have `backbones` copies of it, so that
-// total = backbones x backbone + heads + other.
+// total = backbones x backbone + heads + other. A tree-shaped encoder (branched networks) is one
+// backbone: all its block instances together.
 struct ParameterCount {
   std::int64_t total = 0, backbone = 0, heads = 0, other = 0;
   int backbones = 0;

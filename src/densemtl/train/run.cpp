@@ -4,10 +4,13 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/models/build.h"
 #include "densemtl/models/inference.h"
@@ -51,20 +54,37 @@ models::Architecture load_run_model(const Run& run, const data::DatasetInfo& inf
   return model;
 }
 
-void init_from_single_task_runs(models::ArchitectureImpl& model, const Experiment& e, const data::DatasetInfo& info) {
-  const std::vector<std::string> runs = model.single_task_runs();
-  const std::string arch = e.model.architecture;
-  const std::string key = fmt::format("{}: model.{}.single_task_runs", e.source(), arch);
-  if (runs.empty()) {
-    if (!model.single_task_prefixes(e.tasks.main.front()).empty())
-      log_warn("{} is empty: the task networks start from backbone.weights (or at random), not from single-task runs as the {} paper "
-               "builds them",
-               key, arch);
-    return;
-  }
-  if (!e.model.weights.empty()) fail("{}: set either model.weights or single-task runs, not both", key);
+namespace {
+
+std::vector<std::string> carve_validation(std::vector<std::string>& train_ids, double share, std::uint64_t seed) {
+  std::size_t k = static_cast<std::size_t>(std::lround(share * static_cast<double>(train_ids.size())));
+  if (share > 0 && k == 0 && train_ids.size() > 1) k = 1;
+  std::vector<std::string> order = train_ids;
+  Rng rng({seed, 0x7a1ull});
+  rng.shuffle(order);
+  std::set<std::string> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
+  std::vector<std::string> rest, held;
+  for (const auto& id : train_ids) (val.count(id) ? held : rest).push_back(id);
+  train_ids = rest;
+  return held;
+}
+
+}  // namespace
+
+TrainingSplit training_split(const Experiment& e, const data::Dataset& dataset) {
+  TrainingSplit s;
+  s.train = with_context(e.source() + ": data.train_split", [&] { return dataset.ids(e.data.train_split); });
+  if (!e.data.val_split.empty())
+    s.val = with_context(e.source() + ": data.val_split", [&] { return dataset.ids(e.data.val_split); });
+  else
+    s.val = carve_validation(s.train, e.data.val_share, e.seed);
+  if (e.data.max_train_images > 0 && s.train.size() > e.data.max_train_images) s.train.resize(e.data.max_train_images);
+  return s;
+}
+
+std::map<std::string, Run> open_single_task_runs(const std::vector<std::string>& dirs, const Experiment& e, const std::string& key) {
   std::map<std::string, Run> from;  // task -> its run
-  for (const std::string& dir : runs) {
+  for (const std::string& dir : dirs) {
     Run run;
     try {
       run = open_run(dir);
@@ -93,9 +113,24 @@ void init_from_single_task_runs(models::ArchitectureImpl& model, const Experimen
     if (!from.count(t)) {
       std::vector<std::string> trained;
       for (const auto& [task, run] : from) trained.push_back(task);
-      fail("{}: no run for task {} (the runs train {})", key, t, join(trained, ", "));
+      fail("{}: no run for task {} (the runs train {})", key, t, trained.empty() ? "nothing" : join(trained, ", "));
     }
-  for (const auto& [task, run] : from) {
+  return from;
+}
+
+void init_from_single_task_runs(models::ArchitectureImpl& model, const Experiment& e, const data::DatasetInfo& info) {
+  const std::vector<std::string> runs = model.single_task_runs();
+  const std::string arch = e.model.architecture;
+  const std::string key = fmt::format("{}: model.{}.single_task_runs", e.source(), arch);
+  if (runs.empty()) {
+    if (!model.single_task_prefixes(e.tasks.main.front()).empty())
+      log_warn("{} is empty: the task networks start from backbone.weights (or at random), not from single-task runs as the {} paper "
+               "builds them",
+               key, arch);
+    return;
+  }
+  if (!e.model.weights.empty()) fail("{}: set either model.weights or single-task runs, not both", key);
+  for (const auto& [task, run] : open_single_task_runs(runs, e, key)) {
     models::Architecture st = load_run_weights(run, info);
     try {
       models::load_single_task(model, task, *st);

@@ -44,6 +44,19 @@ models::Architecture load_run_model(const Run& run, const data::DatasetInfo& inf
 // trained, batch norms unfolded).
 models::Architecture load_run_weights(const Run& run, const data::DatasetInfo& info);
 
+// The images a run of `e` trains on and selects its model on: data.train_split, less the
+// validation share carved off it (seeded) when data.val_split is empty, then at most
+// data.max_train_images; and the validation images. A missing split is an error naming its key.
+struct TrainingSplit {
+  std::vector<std::string> train, val;
+};
+TrainingSplit training_split(const Experiment& e, const data::Dataset& dataset);
+
+// The single-task runs in `dirs`, by task, checked against `e`: each a single-task run of a task
+// of `e` with the same backbone, dilation, width, head, dataset and data root, no task twice, every
+// task of `e` covered. A problem is a densemtl::Error that starts with `key` and names the folder.
+std::map<std::string, Run> open_single_task_runs(const std::vector<std::string>& dirs, const Experiment& e, const std::string& key);
+
 // Cross-stitch and NDDR-CNN start from single-task networks: copies the weights of the single-task
 // runs the architecture's options name (model.<architecture>.single_task_runs) into it, one per
 // task. A missing run, one of another architecture, backbone, width, head or dataset, a task the

@@ -50,19 +50,6 @@ void append_line(const fs::path& file, const std::string& line) {
   if (!out) fail("{}: cannot append", file.string());
 }
 
-std::vector<std::string> carve_validation(std::vector<std::string>& train_ids, double share, std::uint64_t seed) {
-  std::size_t k = static_cast<std::size_t>(std::lround(share * static_cast<double>(train_ids.size())));
-  if (share > 0 && k == 0 && train_ids.size() > 1) k = 1;
-  std::vector<std::string> order = train_ids;
-  Rng rng({seed, 0x7a1ull});
-  rng.shuffle(order);
-  std::set<std::string> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
-  std::vector<std::string> rest, held;
-  for (const auto& id : train_ids) (val.count(id) ? held : rest).push_back(id);
-  train_ids = rest;
-  return held;
-}
-
 // The first line where two resolved configs differ, for the resume error.
 std::string first_difference(const std::string& a, const std::string& b) {
   auto x = split(a, '\n'), y = split(b, '\n');
@@ -133,14 +120,11 @@ Training::Training(const TrainOptions& options) : options_(options) {
   dataset_ = e.open_dataset();
   const data::DatasetInfo& info = dataset_->info();
   tasks_ = e.task_set();
-  train_ids_ = with_context(e.source() + ": data.train_split", [&] { return dataset_->ids(e.data.train_split); });
-  if (!e.data.val_split.empty())
-    val_ids_ = with_context(e.source() + ": data.val_split", [&] { return dataset_->ids(e.data.val_split); });
-  else
-    val_ids_ = carve_validation(train_ids_, e.data.val_share, e.seed);
+  TrainingSplit split = training_split(e, *dataset_);
+  train_ids_ = std::move(split.train);
+  val_ids_ = std::move(split.val);
   if (options.evaluate_test)
     test_ids_ = with_context(e.source() + ": data.test_split", [&] { return dataset_->ids(e.data.test_split); });
-  if (e.data.max_train_images > 0 && train_ids_.size() > e.data.max_train_images) train_ids_.resize(e.data.max_train_images);
   if (train_ids_.empty()) fail("{}: no training images left", e.source());
   // Partially labelled data: every trained task needs labelled training images.
   for (const auto& t : tasks_.names()) {

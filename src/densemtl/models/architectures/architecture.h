@@ -173,6 +173,11 @@ Architecture architecture(const ModelSpec& spec) {
   return std::make_shared<Impl>(spec);
 }
 
+// dict[key] = module (ModuleDict's update() takes a list of pairs).
+inline void add_module(torch::nn::ModuleDictImpl& dict, const std::string& key, std::shared_ptr<torch::nn::Module> module) {
+  dict.update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{key, std::move(module)}});
+}
+
 // The reason an architecture without auxiliary outputs gives for a non-empty tasks.aux.
 std::string no_auxiliary_tasks(const ModelSpec& spec);
 

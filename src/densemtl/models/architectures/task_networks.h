@@ -17,11 +17,6 @@
 
 namespace densemtl::models {
 
-// dict[key] = module (ModuleDict's update() takes a list of pairs).
-inline void add_module(torch::nn::ModuleDictImpl& dict, const std::string& key, std::shared_ptr<torch::nn::Module> module) {
-  dict.update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{key, std::move(module)}});
-}
-
 class TaskNetworksImpl : public ArchitectureImpl {
  public:
   // `mixing_module` is the method's module name ("cross_stitch", "nddr").

@@ -22,6 +22,17 @@ class BackboneImpl : public torch::nn::Module {
   virtual std::vector<std::int64_t> stage_channels(std::size_t stage) const = 0;
   std::vector<std::int64_t> out_channels() const { return stage_channels(stage_names().size() - 1); }
   Features forward(const torch::Tensor& image);
+
+  // --- Blocks (branched multi-task networks) ---
+  // The child modules (names under this module) that stage `stage` runs.
+  virtual std::vector<std::string> stage_modules(std::size_t stage) const = 0;
+  // The blocks a tree-shaped encoder may branch between, as the index one past each block's last
+  // stage: every stage is a block unless a backbone says otherwise (ResNet's stem joins layer1).
+  virtual std::vector<std::size_t> block_ends() const;
+  // Keeps stages [first, end) only: the other stages' modules are unregistered and their tensors
+  // released, so that the backbone is one block of a tree (whose other blocks are other
+  // instances). Only the kept stages may run afterwards.
+  void keep_stages(std::size_t first, std::size_t end);
 };
 
 struct BackboneSpec {

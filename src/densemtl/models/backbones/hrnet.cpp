@@ -141,6 +141,16 @@ Features HRNetImpl::forward_stage(std::size_t stage, const Features& in) {
 
 std::vector<std::int64_t> HRNetImpl::stage_channels(std::size_t stage) const { return channels_.at(stage); }
 
+std::vector<std::string> HRNetImpl::stage_modules(std::size_t stage) const {
+  switch (stage) {
+    case 0: return {"conv1", "bn1", "conv2", "bn2", "layer1"};
+    case 1: return {"transition1", "stage2"};
+    case 2: return {"transition2", "stage3"};
+    case 3: return {"transition3", "stage4"};
+    default: fail("HRNet has no stage {}", stage);
+  }
+}
+
 std::shared_ptr<BackboneImpl> make_backbone(const BackboneSpec& spec) {
   if (spec.name == "resnet18") return std::make_shared<ResNetImpl>(18, spec.dilated, spec.width);
   if (spec.name == "resnet50") return std::make_shared<ResNetImpl>(50, spec.dilated, spec.width);

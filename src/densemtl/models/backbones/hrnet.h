@@ -28,6 +28,7 @@ class HRNetImpl : public BackboneImpl {
   std::vector<std::string> stage_names() const override;
   Features forward_stage(std::size_t stage, const Features& input) override;
   std::vector<std::int64_t> stage_channels(std::size_t stage) const override;
+  std::vector<std::string> stage_modules(std::size_t stage) const override;
 
  private:
   Indexed make_transition(const std::vector<std::int64_t>& previous, const std::vector<std::int64_t>& current);

@@ -10,6 +10,24 @@ Features BackboneImpl::forward(const torch::Tensor& image) {
   return f;
 }
 
+std::vector<std::size_t> BackboneImpl::block_ends() const {
+  std::vector<std::size_t> ends;
+  for (std::size_t s = 1; s <= stage_names().size(); ++s) ends.push_back(s);
+  return ends;
+}
+
+void BackboneImpl::keep_stages(std::size_t first, std::size_t end) {
+  for (std::size_t s = 0; s < stage_names().size(); ++s) {
+    if (s >= first && s < end) continue;
+    for (const auto& name : stage_modules(s)) {
+      std::shared_ptr<torch::nn::Module> child = named_children()[name];
+      for (auto& t : child->parameters()) t.set_data(torch::empty({0}, t.options()));
+      for (auto& t : child->buffers()) t.set_data(torch::empty({0}, t.options()));
+      unregister_module(name);
+    }
+  }
+}
+
 ResNetImpl::ResNetImpl(int depth, bool dilated, double width) {
   std::vector<int> blocks;
   if (depth == 18) blocks = {2, 2, 2, 2};
@@ -52,6 +70,12 @@ torch::nn::Sequential ResNetImpl::make_layer(std::int64_t& inplanes, std::int64_
 }
 
 std::vector<std::string> ResNetImpl::stage_names() const { return {"conv", "layer1", "layer2", "layer3", "layer4"}; }
+
+std::vector<std::string> ResNetImpl::stage_modules(std::size_t stage) const {
+  if (stage == 0) return {"conv1", "bn1"};
+  if (stage <= 4) return {"layer" + std::to_string(stage)};
+  fail("ResNet has no stage {}", stage);
+}
 
 Features ResNetImpl::forward_stage(std::size_t stage, const Features& in) {
   const torch::Tensor& x = in.at(0);

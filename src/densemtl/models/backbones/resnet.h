@@ -14,6 +14,9 @@ class ResNetImpl : public BackboneImpl {
   std::vector<std::string> stage_names() const override;
   Features forward_stage(std::size_t stage, const Features& input) override;
   std::vector<std::int64_t> stage_channels(std::size_t stage) const override;
+  std::vector<std::string> stage_modules(std::size_t stage) const override;
+  // Blocks: conv+layer1, layer2, layer3, layer4 (the stem has no residual block of its own).
+  std::vector<std::size_t> block_ends() const override { return {2, 3, 4, 5}; }
   // The residual blocks of stage `stage` (1..4, layer1..layer4) one by one, for architectures that
   // read a layer's features before its last block (MTAN): the number of blocks, and blocks
   // [first, end) applied to `x`.

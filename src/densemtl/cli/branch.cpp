@@ -1,0 +1,186 @@
+// densemtl branch: chooses a branched network's tree from single-task runs (task affinity by
+// representation similarity analysis, every tree under a budget) and writes a config that
+// `densemtl train` trains.
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "densemtl/cli/common.h"
+#include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/core/torch_setup.h"
+#include "densemtl/train/branching.h"
+
+namespace densemtl::cli {
+
+namespace {
+
+struct BranchOptions {
+  std::string config, budget, out, json, cache;
+  std::vector<std::string> sets, runs;
+  int images = 500, pool = 0, top = 5;
+  double memory_gb = 2.0;
+  bool shared_stem = false;
+};
+
+std::string matrix_text(const branching::Affinity& a, std::size_t d) {
+  std::string s = fmt::format("  {:<10}", "");
+  for (const auto& t : a.tasks) s += fmt::format("{:>9}", t);
+  s += "\n";
+  auto m = a.matrices[d].to(torch::kFloat64).contiguous();
+  for (std::size_t i = 0; i < a.tasks.size(); ++i) {
+    s += fmt::format("  {:<10}", a.tasks[i]);
+    for (std::size_t j = 0; j < a.tasks.size(); ++j)
+      s += fmt::format("{:>9.3f}", m[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(j)].item<double>());
+    s += "\n";
+  }
+  return s;
+}
+
+std::string millions(std::int64_t n) { return fmt::format("{:.3f} M", static_cast<double>(n) / 1e6); }
+std::string gflops(std::int64_t macs) { return fmt::format("{:.3f} GFLOPs", 2.0 * static_cast<double>(macs) / 1e9); }
+
+OrderedJson candidate_json(const branching::Candidate& c) {
+  return {{"tree", c.tree.entries()}, {"partitions", c.tree.text()}, {"cost", c.cost}, {"params", c.params}, {"flops", 2 * c.macs}};
+}
+
+int run_branch(const BranchOptions& o) {
+  Experiment x = Experiment::load(o.config, o.sets);
+  setup_torch(x.threads);
+  if (!x.tasks.aux.empty())
+    fail("{}: tasks.aux: a branched network has no auxiliary tasks (got {})", x.source(), join(x.tasks.aux, ", "));
+  if (x.tasks.main.size() < 2) fail("{}: tasks.main: branching needs two or more tasks", x.source());
+  auto runs = train::open_single_task_runs(o.runs, x, "--runs");
+  const data::DatasetInfo info = x.dataset_info();
+  models::ModelSpec spec = x.model_spec(info);
+  spec.architecture = "branched";
+  const cv::Size size = x.input_size(info);
+  const models::BlockCosts costs = models::block_costs(spec, size.height, size.width);
+  const std::size_t blocks = costs.block_params.size();
+  const models::Tree shared = models::Tree::shared(x.tasks.main, blocks);
+  const branching::Budget budget = branching::parse_budget(o.budget, costs, shared, "--budget");
+
+  branching::AffinityOptions ao;
+  ao.images = o.images;
+  ao.pool = o.pool;
+  ao.memory_gb = o.memory_gb;
+  ao.cache = o.cache;
+  branching::Affinity a = branching::measure_affinity(x, runs, ao);
+
+  std::cout << fmt::format("Task affinity (Spearman correlation of the single-task networks' dissimilarity matrices; {} training "
+                           "images, {}):\n",
+                           a.images, a.features);
+  for (std::size_t d = 0; d < blocks; ++d) std::cout << fmt::format("block {} ({})\n", d + 1, a.locations[d]) << matrix_text(a, d);
+
+  const std::vector<models::Tree> trees = branching::enumerate_trees(x.tasks.main, blocks, o.shared_stem);
+  const std::vector<branching::Candidate> ranked = branching::rank_trees(trees, a.matrices, costs, budget);
+  const bool by_params = budget.kind == branching::Budget::Kind::Params;
+  const std::string budget_text =
+      by_params ? fmt::format("{} parameters", millions(static_cast<std::int64_t>(budget.value)))
+                : fmt::format("{:.3f} GFLOPs per image at {}x{}", budget.value / 1e9, size.height, size.width);
+  std::cout << fmt::format("\n{} trees over {} tasks and {} blocks{}; {} within the budget ({}: {})\n", trees.size(),
+                           x.tasks.main.size(), blocks, o.shared_stem ? " (first block shared)" : "", ranked.size(), budget.text,
+                           budget_text);
+  const models::Tree separate = models::Tree::separate(x.tasks.main, blocks);
+  std::cout << fmt::format("  for scale: fully shared {} params, {}; no sharing {} params, {} (at {}x{})\n",
+                           millions(costs.params(shared)), gflops(costs.macs(shared)), millions(costs.params(separate)),
+                           gflops(costs.macs(separate)), size.height, size.width);
+  if (ranked.empty())
+    fail("--budget {}: no tree fits; the smallest is the fully shared network with {} parameters and {} per image", budget.text,
+         millions(costs.params(shared)), gflops(costs.macs(shared)));
+  const branching::Candidate& best = ranked.front();
+  std::cout << fmt::format("\nchosen tree: {}\n  cost {:.4f}, {} parameters ({}), {} per image at {}x{}\n", best.tree.text(), best.cost,
+                           best.params, millions(best.params), gflops(best.macs), size.height, size.width);
+  for (const auto& e : best.tree.entries()) std::cout << "  " << e << "\n";
+  if (ranked.size() > 1) {
+    std::cout << "runners-up:\n";
+    for (std::size_t i = 1; i < ranked.size() && static_cast<int>(i) <= o.top; ++i)
+      std::cout << fmt::format("  {:>2}. cost {:.4f}  {:>12}  {:>16}  {}\n", i + 1, ranked[i].cost, millions(ranked[i].params),
+                               gflops(ranked[i].macs), ranked[i].tree.text());
+  }
+
+  // The config: the experiment's resolved config with the branched architecture and this tree.
+  YAML::Node root = YAML::Load(x.config->dump());
+  const std::string previous = x.model.architecture;
+  if (previous != "branched" && root["model"][previous]) root["model"].remove(previous);
+  root["model"]["architecture"] = "branched";
+  YAML::Node tree(YAML::NodeType::Sequence);
+  for (const auto& e : best.tree.entries()) tree.push_back(e);
+  root["model"]["branched"]["tree"] = tree;
+  YAML::Emitter emitter;
+  emitter << root;
+  const config::Config written = config::Config::parse(experiment_schema(), emitter.c_str(), o.out);
+  std::string header = fmt::format(
+      "# Branched multi-task network chosen by densemtl branch from {} (single-task runs: {}).\n"
+      "# Task affinity by representation similarity analysis on {} training images ({}); the tree of least\n"
+      "# dissimilarity cost within the budget {}: {}\n"
+      "# cost {:.4f}, {} parameters, {} per image at {}x{}.\n",
+      o.config, join(o.runs, " "), a.images, a.features, budget.text, best.tree.text(), best.cost, best.params, gflops(best.macs),
+      size.height, size.width);
+  fs::path out(o.out);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  {
+    std::ofstream f(out.string() + ".tmp");
+    f << header << written.dump();
+    if (!f) fail("{}: cannot write", o.out);
+  }
+  fs::rename(out.string() + ".tmp", out);
+  Experiment::load(out);  // what `densemtl train` will read
+  std::cout << fmt::format("\nwrote {}: train it with  densemtl train --config {}\n", o.out, o.out);
+
+  if (!o.json.empty()) {
+    OrderedJson j;
+    j["config"] = o.config;
+    j["runs"] = o.runs;
+    j["affinity"] = a.to_json();
+    j["budget"] = {{"text", budget.text}, {"kind", by_params ? "params" : "flops"}, {"value", budget.value}};
+    j["blocks"] = {{"params", costs.block_params}, {"flops", [&] {
+                      std::vector<std::int64_t> f;
+                      for (auto m : costs.block_macs) f.push_back(2 * m);
+                      return f;
+                    }()}, {"head_params", costs.head_params}, {"head_flops", 2 * costs.head_macs}};
+    j["trees"] = trees.size();
+    j["chosen"] = candidate_json(best);
+    OrderedJson others = OrderedJson::array();
+    for (std::size_t i = 1; i < ranked.size() && static_cast<int>(i) <= o.top; ++i) others.push_back(candidate_json(ranked[i]));
+    j["runners_up"] = others;
+    write_json(o.json, j);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Subcommand add_branch(CLI::App& root) {
+  auto o = std::make_shared<BranchOptions>();
+  CLI::App* app = root.add_subcommand(
+      "branch", "Choose a branched network's tree from single-task runs (task affinity by representation similarity, every tree "
+                "under a parameter or FLOPs budget) and write its config");
+  app->add_option("--config", o->config, "Experiment config of the multi-task model to branch (tasks, backbone, data, schedule)")
+      ->required();
+  app->add_option("--set", o->sets, "Override a config key (repeatable)");
+  app->add_option("--runs", o->runs, "Single-task runs, one per task, with the config's backbone, width, head and dataset")
+      ->required()
+      ->expected(1, -1);
+  app->add_option("--budget", o->budget,
+                  "Parameters (25M, 2.5e7, 1.5x = 1.5 x the fully shared network) or FLOPs per image (40GFLOPs, 1.2xFLOPs)")
+      ->required();
+  app->add_option("--out", o->out, "Config file to write")->required();
+  app->add_option("--images", o->images, "Training images for the similarity analysis (K)")->check(CLI::Range(3, 100000))->capture_default_str();
+  app->add_option("--pool", o->pool, "Average-pool each block output to NxN first (0 = the flattened outputs as they are)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app->add_option("--memory-gb", o->memory_gb, "Memory for one task's cached features; beyond it they go to --cache")
+      ->check(CLI::Range(0.01, 1e6))
+      ->capture_default_str();
+  app->add_option("--cache", o->cache, "Folder for feature caches that exceed --memory-gb (default: the system's temporary folder)");
+  app->add_flag("--shared-stem", o->shared_stem, "Share the first block among all tasks");
+  app->add_option("--top", o->top, "Runners-up to list")->check(CLI::Range(0, 1000))->capture_default_str();
+  app->add_option("--json", o->json, "Also write the affinities, block costs, chosen tree and runners-up as JSON");
+  return {app, [o]() { return run_branch(*o); }};
+}
+
+}  // namespace densemtl::cli
