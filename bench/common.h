@@ -22,7 +22,7 @@ inline const std::map<std::string, std::int64_t>& benchmark_outputs() {
 // heads. `width` scales backbone and heads (1 = the reference networks).
 inline models::Architecture build_benchmark_model(const std::string& name, double width = 1.0) {
   models::ModelSpec s;
-  s.architecture = name == "st_r18" ? "single_task" : "baseline";
+  s.architecture = name == "st_r18" ? "single_task" : name == "mtan_r18" ? "mtan" : "baseline";
   s.backbone.name = name == "mt_hrnet" ? "hrnet_w18" : "resnet18";
   s.backbone.width = width;
   s.head.name = name == "mt_hrnet" ? "hrnet" : "deeplab";

@@ -139,8 +139,12 @@ TEST(Branched, SharingNothingIsTheSingleTaskNetworksAndEverythingTheBaseline) {
   EXPECT_TRUE(named.contains("encoder.block4.2.layer4.1.bn2.weight"));
   EXPECT_FALSE(named.contains("encoder.block2.0.layer3.0.conv1.weight"));  // only its own stages
   for (const auto& [name, part] : mixed->parameter_parts()) {
-    if (name.rfind("encoder.block3.2.", 0) == 0) EXPECT_EQ(part->group.name(), "task:normals") << name;
-    if (name.rfind("encoder.block2.0.", 0) == 0) EXPECT_EQ(part->group.name(), "shared") << name;
+    if (name.rfind("encoder.block3.2.", 0) == 0) {
+      EXPECT_EQ(part->group.name(), "task:normals") << name;
+    }
+    if (name.rfind("encoder.block2.0.", 0) == 0) {
+      EXPECT_EQ(part->group.name(), "shared") << name;
+    }
   }
   mixed->train();
   auto out = mixed->forward(torch::randn({2, 3, 40, 48}));
@@ -301,6 +305,129 @@ TEST(Branching, TheChosenTreeRespectsTheBudgetAndIsDeterministic) {
   EXPECT_EQ(branching::rank_trees(trees, zeros, costs, branching::parse_budget("10x", costs, shared, "b")).front().tree, separate);
   // A budget under the fully shared network fits nothing.
   EXPECT_TRUE(branching::rank_trees(trees, aff, costs, branching::parse_budget("0.9x", costs, shared, "b")).empty());
+}
+
+}  // namespace densemtl
+
+namespace densemtl {
+
+TEST(LearningToBranch, GumbelSamplesFollowTheLogitsWithSoftGradients) {
+  torch::manual_seed(9);
+  torch::Tensor logits = torch::log(torch::tensor({0.7, 0.2, 0.1}, torch::kFloat64)).expand({20000, 3}).contiguous();
+  torch::Tensor hard = models::gumbel_softmax(logits, 1.0, true);
+  EXPECT_TRUE(torch::allclose(hard.sum(1), torch::ones({20000}, torch::kFloat64)));
+  EXPECT_TRUE(torch::equal(((hard - 1).abs() < 1e-12).sum(1), torch::ones({20000}, torch::kLong)));  // one-hot
+  torch::Tensor share = hard.mean(0);  // the Gumbel-max trick samples the softmax exactly
+  EXPECT_NEAR(share[0].item<double>(), 0.7, 0.012);
+  EXPECT_NEAR(share[1].item<double>(), 0.2, 0.012);
+  EXPECT_NEAR(share[2].item<double>(), 0.1, 0.012);
+  // Straight-through: the hard sample's gradient is the soft sample's (same noise).
+  torch::Tensor theta = torch::tensor({{0.3, -0.2, 0.1}}, torch::kFloat64).requires_grad_(true);
+  torch::Tensor v = torch::tensor({{1.0, 2.0, 4.0}}, torch::kFloat64);
+  torch::manual_seed(3);
+  (models::gumbel_softmax(theta, 0.5, true) * v).sum().backward();
+  torch::Tensor hard_grad = theta.grad().clone();
+  theta.grad().zero_();
+  torch::manual_seed(3);
+  (models::gumbel_softmax(theta, 0.5, false) * v).sum().backward();
+  EXPECT_TRUE(torch::allclose(hard_grad, theta.grad()));
+  EXPECT_GT(hard_grad.abs().sum().item<double>(), 0);
+}
+
+TEST(LearningToBranch, InEvaluationItIsTheBranchedNetworkOfItsLearnedTree) {
+  const std::vector<std::string> tasks = {"semseg", "depth", "normals"};
+  models::ModelSpec s = spec("learning_to_branch", tasks);
+  torch::manual_seed(2);
+  models::Architecture l2b = models::make_architecture(s);
+  auto named = l2b->named_parameters();
+  EXPECT_EQ(named["logits.block2.theta"].sizes(), (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(named["logits.block4.theta"].sizes(), (std::vector<std::int64_t>{3, 3}));  // one node per task
+  EXPECT_FALSE(named.contains("logits.block1.theta"));
+  // Parents: block 2 nodes read block-1 node 1; block 3 nodes 0 and 2 read block-2 node 0, node 1 node 2;
+  // the task nodes: semseg and depth read block-3 node 2, normals node 0.
+  auto set = [&](const std::string& layer, const std::vector<int>& parents) {
+    torch::NoGradGuard g;
+    torch::Tensor theta = named["logits." + layer + ".theta"];
+    theta.fill_(-5.0);
+    for (std::size_t c = 0; c < parents.size(); ++c) theta[static_cast<std::int64_t>(c)][parents[c]] = 5.0;
+  };
+  set("block2", {1, 1, 1});
+  set("block3", {0, 2, 0});
+  set("block4", {2, 2, 0});
+  const std::vector<std::string> learned = l2b->learned_tree();
+  // Paths (the node at blocks 1..4): semseg 1 0 2 0, depth 1 0 2 1, normals 1 0 0 2 -> canonical.
+  EXPECT_EQ(learned, (std::vector<std::string>{"semseg: 0 0 0 0", "depth: 0 0 0 1", "normals: 0 0 1 2"}));
+  // The branched network of that tree, with the weights of the nodes on the paths, computes the same.
+  models::Architecture branched = models::make_architecture(spec("branched", tasks, learned));
+  const std::vector<std::vector<int>> raw = {{1, 0, 2, 0}, {1, 0, 2, 1}, {1, 0, 0, 2}};  // [task][block]: the nodes on each path
+  Tree tree = Tree::parse(learned, tasks, 4, "x");
+  {
+    torch::NoGradGuard g;
+    auto theirs = l2b->named_parameters();
+    auto their_buffers = l2b->named_buffers();
+    std::size_t copied = 0;
+    for (const auto& [into, from] : {std::pair{branched->named_parameters(), theirs}, std::pair{branched->named_buffers(), their_buffers}})
+      for (const auto& p : into) {
+        std::string name = p.key();
+        if (name.rfind("encoder.block", 0) == 0) {
+          const int d = name[13] - '1';
+          const int instance = std::stoi(name.substr(15, name.find('.', 15) - 15));
+          const std::size_t t = tree.group(static_cast<std::size_t>(d), instance).front();
+          name = "encoder.block" + std::to_string(d + 1) + "." + std::to_string(raw[t][static_cast<std::size_t>(d)]) +
+                 name.substr(name.find('.', 15));
+        }
+        ASSERT_TRUE(from.contains(name)) << name;
+        p.value().copy_(from[name]);
+        ++copied;
+      }
+    EXPECT_GT(copied, 100u);
+  }
+  l2b->eval();
+  branched->eval();
+  torch::manual_seed(4);
+  torch::Tensor x = torch::randn({2, 3, 40, 48});
+  torch::NoGradGuard g;
+  auto a = l2b->forward(x), b = branched->forward(x);
+  for (const auto& t : tasks) EXPECT_TRUE(torch::allclose(a.tasks.at(t), b.tasks.at(t), 1e-5, 1e-6)) << t;
+  // Evaluation runs only the nodes on the paths: the branched network's FLOPs.
+  EXPECT_EQ(models::count_macs(*l2b, 40, 48), models::count_macs(*branched, 40, 48));
+  // Training samples parents: outputs vary between passes; in the warm-up every node reads the mean.
+  l2b->train();
+  {
+    torch::NoGradGuard ng;
+    named["logits.block2.theta"].zero_();
+  }
+  // (The encoder's output: the heads' dropout varies anyway.)
+  auto encoded = [&](models::ArchitectureImpl& m) { return m.forward(x).representation.for_task("depth").at(0); };
+  torch::manual_seed(6);
+  torch::Tensor first = encoded(*l2b);
+  bool varied = false;
+  for (int i = 0; i < 8 && !varied; ++i) varied = !torch::allclose(encoded(*l2b), first);
+  EXPECT_TRUE(varied);
+  models::Architecture warm = models::make_architecture(
+      [&] {
+        models::ModelSpec w = spec("learning_to_branch", tasks);
+        std::string yaml = "data: {dataset: synthetic, root: none}\ntasks: {main: [semseg, depth, normals]}\nmodel:\n  architecture: "
+                           "learning_to_branch\n  head: deeplab\n  learning_to_branch: {warmup_epochs: 1}\nbackbone: {name: resnet18}\n"
+                           "optimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n";
+        w.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
+        return w;
+      }());
+  warm->train();
+  warm->set_epoch(0, 4);
+  EXPECT_TRUE(torch::equal(encoded(*warm), encoded(*warm)));
+  // Task nodes are their task's; logits are cross-task.
+  for (const auto& [name, part] : l2b->parameter_parts()) {
+    if (name.rfind("encoder.block4.2.", 0) == 0) {
+      EXPECT_EQ(part->group.name(), "task:normals") << name;
+    }
+    if (name.rfind("encoder.block3.", 0) == 0) {
+      EXPECT_EQ(part->group.name(), "shared") << name;
+    }
+    if (name.rfind("logits.", 0) == 0) {
+      EXPECT_EQ(part->group.name(), "cross_task") << name;
+    }
+  }
 }
 
 }  // namespace densemtl

@@ -14,6 +14,7 @@
 #include "densemtl/models/inference.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/train/checkpoint.h"
+#include "densemtl/train/experiment.h"
 #include "densemtl/train/optim.h"
 #include "densemtl/train/step.h"
 #include "balancer_util.h"
@@ -245,6 +246,56 @@ Trainee make_trainee(const Tiny& tiny, const std::string& balancer, const std::v
 }
 
 }  // namespace
+
+TEST(ArchitectureContract, RegularizersJoinTheObjectiveOutsideBalancing) {
+  // DSelect-k on three experts (not a power of 2: both of its regularisers), entropy weight 0.5.
+  Tiny tiny;
+  models::ModelSpec s = spec_for("dselect_k", "resnet18", tiny.tasks, {}, 0.0625);
+  s.config = std::make_shared<const config::Config>(config::Config::parse(
+      experiment_schema(),
+      "data: {dataset: synthetic, root: none}\ntasks: {main: [semseg, normals, depth]}\nmodel:\n  architecture: dselect_k\n  head: deeplab\n"
+      "  dselect_k: {shared_experts: 3, selectors: 2, experts_from: 4, entropy_weight: 0.5}\n"
+      "backbone: {name: resnet18}\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n",
+      "test.yaml"));
+  auto make = [&] {
+    torch::manual_seed(5);
+    return models::make_architecture(s);
+  };
+  // The expected gradient: the fixed weights' sum of the task losses plus the regularisers.
+  models::Architecture reference = make();
+  reference->train();
+  train::Forward f = train::forward_losses(*reference, tiny.image, tiny.labels, tiny.step());
+  std::set<std::string> names;
+  for (const auto& [name, value] : f.out.regularizers) names.insert(name);
+  EXPECT_EQ(names, (std::set<std::string>{"dselect_entropy.semseg", "dselect_entropy.normals", "dselect_entropy.depth",
+                                          "dselect_valid_codes.semseg", "dselect_valid_codes.normals", "dselect_valid_codes.depth"}));
+  torch::Tensor objective = f.losses.weighted_sum(std::vector<double>{1.0, 1.0, 1.0});
+  for (const auto& [name, value] : f.out.regularizers) objective = objective + value;
+  objective.backward();
+  // One SGD step at rate 1 through train_step moves every parameter by minus that gradient.
+  models::Architecture model = make();
+  auto balancer = test::make_balancer_with("fixed", tiny.tasks, {});
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(1.0));
+  auto before = model->named_parameters();
+  std::map<std::string, torch::Tensor> start;
+  for (const auto& p : before) start[p.key()] = p.value().detach().clone();
+  model->train();
+  train::train_step(*model, *balancer, sgd, tiny.image, tiny.labels, tiny.step());
+  auto expected = reference->named_parameters();
+  std::size_t gates = 0;
+  for (const auto& p : model->named_parameters()) {
+    torch::Tensor g = expected[p.key()].grad();
+    torch::Tensor moved = start[p.key()] - p.value().detach();
+    if (!g.defined()) continue;
+    EXPECT_TRUE(torch::allclose(moved, g, 1e-4, 1e-6)) << p.key();
+    if (p.key().find(".gates.") != std::string::npos) ++gates;
+  }
+  EXPECT_EQ(gates, 12u);  // z and alpha, weight and bias, of three tasks
+  // In evaluation there are none.
+  model->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(model->forward(tiny.image).regularizers.empty());
+}
 
 TEST(BalancerContract, EveryBalancerTrainsWithoutNonFiniteValuesAndKeepsItsStateOnTheModelsDevice) {
   Tiny tiny;

@@ -346,6 +346,42 @@ TEST(Training, CrossStitchAndNddrStartFromTheSingleTaskRuns) {
   EXPECT_EQ(summary["parameters"]["backbones"], 2);
 }
 
+TEST(Training, LearningToBranchTrainsAndBranchWritesItsLearnedTree) {
+  test::TempDir dir;
+  fs::path data = make_scenes(dir.path(), 8, 2, 2);
+  fs::path cfg = write_config(dir.path(), data, "semseg, depth, normals");
+  TrainOptions o;
+  o.config = cfg;
+  o.overrides = {"model.architecture=learning_to_branch", "train.epochs=2", "model.learning_to_branch.logits_lr_factor=10"};
+  o.out = dir.path() / "l2b";
+  o.evaluate_test = false;
+  ASSERT_TRUE(train(o).finished);
+  train::Run run = open_run(o.out);
+  models::Architecture trained = load_run_weights(run, run.experiment.dataset_info());
+  EXPECT_FALSE(torch::equal(trained->named_parameters()["logits.block3.theta"], torch::zeros({3, 3})));  // the logits learned
+  const fs::path out = dir.path() / "learned.yaml";
+  test::CommandResult r = test::run_densemtl("branch --learned " + o.out.string() + " --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("logits.block4.theta"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("learned tree: {"), std::string::npos) << r.output;
+  Experiment e = Experiment::load(out);
+  EXPECT_EQ(e.model.architecture, "branched");
+  EXPECT_EQ(e.config->get_string_list("model.branched.tree"), trained->learned_tree());
+  EXPECT_FALSE(e.config->has("model.learning_to_branch"));
+  // Not a learning_to_branch run, or mixed with the affinity options: refused.
+  r = test::run_densemtl("branch --learned " + (dir.path() / "nope").string() + " --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  TrainOptions b = o;
+  b.overrides = {"train.epochs=1"};
+  b.out = dir.path() / "baseline";
+  train(b);
+  r = test::run_densemtl("branch --learned " + b.out.string() + " --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("a baseline run; the learned tree comes from a learning_to_branch run"), std::string::npos) << r.output;
+  r = test::run_densemtl("branch --learned " + o.out.string() + " --budget 2x --out " + out.string());
+  EXPECT_EQ(r.status, 2) << r.output;
+}
+
 TEST(Training, BranchChoosesATreeFromSingleTaskRunsAndItTrains) {
   test::TempDir dir;
   fs::path data = make_scenes(dir.path(), 10, 2, 2);
@@ -364,7 +400,7 @@ TEST(Training, BranchChoosesATreeFromSingleTaskRunsAndItTrains) {
   const std::string base = "branch --config " + cfg.string() + " --runs " + join(runs, " ") + " --images 8 ";
   test::CommandResult r = test::run_densemtl(base + "--budget 1.6x --top 3 --out " + out.string() + " --json " + json.string());
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const std::string expected : std::vector<std::string>{"block 1 (conv+layer1)", "block 4 (layer4)", "8 training images", "35 trees over 3 tasks and 4 blocks", "chosen tree: {",
+  for (const std::string& expected : std::vector<std::string>{"block 1 (conv+layer1)", "block 4 (layer4)", "8 training images", "35 trees over 3 tasks and 4 blocks", "chosen tree: {",
                                      "runners-up:", "densemtl train --config " + out.string()})
     EXPECT_NE(r.output.find(expected), std::string::npos) << expected << "\n" << r.output;
   Json j = read_json(json);

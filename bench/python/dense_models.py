@@ -156,7 +156,56 @@ class MultiTask(nn.Module):
                 for t in self.tasks}
 
 
+class MTAN(nn.Module):
+    """MTAN as the survey's ResNet re-implementation (densemtl's mtan.cpp): per task and residual
+    layer an attention mask computed from the features before the layer's last block (and the
+    task's previous attended features) multiplies the layer's output; a Bottleneck refinement
+    block shared by all tasks, and a 2x2 max pooling after layer1, lead to the next layer."""
+
+    def __init__(self, tasks):
+        super().__init__()
+        self.backbone = DilatedResNet18()
+        self.tasks = tasks
+        c = [None, 64, 128, 256, 512]
+
+        def attention(cin, mid, cout):
+            return nn.Sequential(nn.Conv2d(cin, mid, 1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+                                 nn.Conv2d(mid, cout, 1), nn.BatchNorm2d(cout), nn.Sigmoid())
+
+        self.attention = nn.ModuleList([nn.ModuleDict({t: attention(c[1] if k == 1 else 2 * c[k], c[k] // 4, c[k]) for t in tasks})
+                                        for k in range(1, 5)])
+        self.refine = nn.ModuleList([Bottleneck(c[k], c[k + 1] // 4, downsample=nn.Sequential(
+            nn.Conv2d(c[k], c[k + 1], 1, bias=False), nn.BatchNorm2d(c[k + 1]))) for k in range(1, 4)])
+        self.decoders = nn.ModuleDict({t: DeepLabHead(512, OUTPUTS[t]) for t in tasks})
+
+    def forward(self, x):
+        b = self.backbone
+        size = x.shape[-2:]
+        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
+        before, after = [], []
+        for layer in (b.layer1, b.layer2, b.layer3, b.layer4):
+            u = layer[:-1](x)
+            x = layer[-1](u)
+            before.append(u)
+            after.append(x)
+        out = {}
+        for t in self.tasks:
+            a = None
+            for k in range(4):
+                mask = self.attention[k][t](before[0] if k == 0 else torch.cat([before[k], a], 1))
+                a = mask * after[k]
+                if k == 3:
+                    break
+                a = self.refine[k](a)
+                if k == 0:
+                    a = F.max_pool2d(a, 2, 2)
+            out[t] = F.interpolate(self.decoders[t](a), size=size, mode="bilinear", align_corners=False)
+        return out
+
+
 def build(name):
+    if name == "mtan_r18":
+        return MTAN(["semseg", "normals", "edge", "depth"])
     if name == "st_r18":
         return MultiTask(DilatedResNet18(), DeepLab, ["semseg"])
     if name == "mt_r18":

@@ -19,7 +19,7 @@ namespace densemtl::cli {
 namespace {
 
 struct BranchOptions {
-  std::string config, budget, out, json, cache;
+  std::string config, budget, out, json, cache, learned;
   std::vector<std::string> sets, runs;
   int images = 500, pool = 0, top = 5;
   double memory_gb = 2.0;
@@ -47,7 +47,75 @@ OrderedJson candidate_json(const branching::Candidate& c) {
   return {{"tree", c.tree.entries()}, {"partitions", c.tree.text()}, {"cost", c.cost}, {"params", c.params}, {"flops", 2 * c.macs}};
 }
 
+// Writes `x`'s resolved config with the branched architecture and `tree` (config entries) to
+// `out` (atomically), preceded by `header`, and checks that `densemtl train` reads it.
+void write_branched_config(const Experiment& x, const std::vector<std::string>& tree, const std::string& header, const std::string& out) {
+  YAML::Node root = YAML::Load(x.config->dump());
+  const std::string previous = x.model.architecture;
+  if (previous != "branched" && root["model"][previous]) root["model"].remove(previous);
+  root["model"]["architecture"] = "branched";
+  YAML::Node entries(YAML::NodeType::Sequence);
+  for (const auto& e : tree) entries.push_back(e);
+  root["model"]["branched"]["tree"] = entries;
+  YAML::Emitter emitter;
+  emitter << root;
+  const config::Config written = config::Config::parse(experiment_schema(), emitter.c_str(), out);
+  fs::path file(out);
+  if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  {
+    std::ofstream f(out + ".tmp");
+    f << header << written.dump();
+    if (!f) fail("{}: cannot write", out);
+  }
+  fs::rename(out + ".tmp", file);
+  Experiment::load(file);  // what `densemtl train` will read
+}
+
+// --learned: the tree a Learning to Branch run has learned.
+int export_learned(const BranchOptions& o) {
+  if (!o.runs.empty() || !o.budget.empty())
+    throw UsageError("--learned exports the tree of a learning_to_branch run; --runs and --budget choose one by task affinity: give one or the other");
+  train::Run run = train::open_run(o.learned);
+  const Experiment& x = run.experiment;
+  if (x.model.architecture != "learning_to_branch")
+    fail("--learned {}: a {} run; the learned tree comes from a learning_to_branch run", o.learned, x.model.architecture);
+  setup_torch(x.threads);
+  const data::DatasetInfo info = x.dataset_info();
+  models::Architecture model = train::load_run_weights(run, info);
+  std::cout << fmt::format("Parent probabilities (softmax of the learned logits) of {}:\n", run.dir.string());
+  for (const auto& p : model->named_parameters()) {
+    if (p.key().rfind("logits.", 0) != 0) continue;
+    torch::Tensor prob = torch::softmax(p.value().detach().to(torch::kFloat64), 1);
+    std::cout << fmt::format("{} (node: parent probabilities)\n", p.key());
+    for (std::int64_t c = 0; c < prob.size(0); ++c) {
+      std::string row;
+      for (std::int64_t q = 0; q < prob.size(1); ++q) row += fmt::format(" {:.3f}", prob[c][q].item<double>());
+      std::cout << fmt::format("  {}:{}\n", c, row);
+    }
+  }
+  const std::vector<std::string> entries = model->learned_tree();
+  models::ModelSpec spec = x.model_spec(info);
+  spec.architecture = "branched";
+  const models::Tree tree = models::Tree::parse(entries, x.tasks.main, models::tree_blocks(spec.backbone), "learned tree");
+  const cv::Size size = x.input_size(info);
+  const models::BlockCosts costs = models::block_costs(spec, size.height, size.width);
+  std::cout << fmt::format("\nlearned tree: {}\n  {} parameters ({}), {} per image at {}x{}\n", tree.text(), costs.params(tree),
+                           millions(costs.params(tree)), gflops(costs.macs(tree)), size.height, size.width);
+  for (const auto& e : entries) std::cout << "  " << e << "\n";
+  write_branched_config(x, entries,
+                        fmt::format("# Branched multi-task network: the tree learned by the Learning to Branch run {}\n"
+                                    "# (the most likely parent of every node): {}\n# {} parameters, {} per image at {}x{}; train it from "
+                                    "scratch.\n",
+                                    run.dir.string(), tree.text(), costs.params(tree), gflops(costs.macs(tree)), size.height, size.width),
+                        o.out);
+  std::cout << fmt::format("\nwrote {}: train it with  densemtl train --config {}\n", o.out, o.out);
+  return 0;
+}
+
 int run_branch(const BranchOptions& o) {
+  if (!o.learned.empty()) return export_learned(o);
+  if (o.config.empty() || o.runs.empty() || o.budget.empty())
+    throw UsageError("give --config FILE --runs ST_RUN... --budget B (choose by task affinity), or --learned RUN");
   Experiment x = Experiment::load(o.config, o.sets);
   setup_torch(x.threads);
   if (!x.tasks.aux.empty())
@@ -102,33 +170,14 @@ int run_branch(const BranchOptions& o) {
                                gflops(ranked[i].macs), ranked[i].tree.text());
   }
 
-  // The config: the experiment's resolved config with the branched architecture and this tree.
-  YAML::Node root = YAML::Load(x.config->dump());
-  const std::string previous = x.model.architecture;
-  if (previous != "branched" && root["model"][previous]) root["model"].remove(previous);
-  root["model"]["architecture"] = "branched";
-  YAML::Node tree(YAML::NodeType::Sequence);
-  for (const auto& e : best.tree.entries()) tree.push_back(e);
-  root["model"]["branched"]["tree"] = tree;
-  YAML::Emitter emitter;
-  emitter << root;
-  const config::Config written = config::Config::parse(experiment_schema(), emitter.c_str(), o.out);
-  std::string header = fmt::format(
-      "# Branched multi-task network chosen by densemtl branch from {} (single-task runs: {}).\n"
-      "# Task affinity by representation similarity analysis on {} training images ({}); the tree of least\n"
-      "# dissimilarity cost within the budget {}: {}\n"
-      "# cost {:.4f}, {} parameters, {} per image at {}x{}.\n",
-      o.config, join(o.runs, " "), a.images, a.features, budget.text, best.tree.text(), best.cost, best.params, gflops(best.macs),
-      size.height, size.width);
-  fs::path out(o.out);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  {
-    std::ofstream f(out.string() + ".tmp");
-    f << header << written.dump();
-    if (!f) fail("{}: cannot write", o.out);
-  }
-  fs::rename(out.string() + ".tmp", out);
-  Experiment::load(out);  // what `densemtl train` will read
+  write_branched_config(x, best.tree.entries(),
+                        fmt::format("# Branched multi-task network chosen by densemtl branch from {} (single-task runs: {}).\n"
+                                    "# Task affinity by representation similarity analysis on {} training images ({}); the tree of least\n"
+                                    "# dissimilarity cost within the budget {}: {}\n"
+                                    "# cost {:.4f}, {} parameters, {} per image at {}x{}.\n",
+                                    o.config, join(o.runs, " "), a.images, a.features, budget.text, best.tree.text(), best.cost,
+                                    best.params, gflops(best.macs), size.height, size.width),
+                        o.out);
   std::cout << fmt::format("\nwrote {}: train it with  densemtl train --config {}\n", o.out, o.out);
 
   if (!o.json.empty()) {
@@ -158,16 +207,15 @@ Subcommand add_branch(CLI::App& root) {
   auto o = std::make_shared<BranchOptions>();
   CLI::App* app = root.add_subcommand(
       "branch", "Choose a branched network's tree from single-task runs (task affinity by representation similarity, every tree "
-                "under a parameter or FLOPs budget) and write its config");
-  app->add_option("--config", o->config, "Experiment config of the multi-task model to branch (tasks, backbone, data, schedule)")
-      ->required();
+                "under a parameter or FLOPs budget), or take the tree a learning_to_branch run learned, and write its config");
+  app->add_option("--config", o->config, "Experiment config of the multi-task model to branch (tasks, backbone, data, schedule)");
   app->add_option("--set", o->sets, "Override a config key (repeatable)");
   app->add_option("--runs", o->runs, "Single-task runs, one per task, with the config's backbone, width, head and dataset")
-      ->required()
       ->expected(1, -1);
   app->add_option("--budget", o->budget,
-                  "Parameters (25M, 2.5e7, 1.5x = 1.5 x the fully shared network) or FLOPs per image (40GFLOPs, 1.2xFLOPs)")
-      ->required();
+                  "Parameters (25M, 2.5e7, 1.5x = 1.5 x the fully shared network) or FLOPs per image (40GFLOPs, 1.2xFLOPs)");
+  app->add_option("--learned", o->learned,
+                  "Instead: a learning_to_branch run, whose learned tree (every node's most likely parent) is written as the config");
   app->add_option("--out", o->out, "Config file to write")->required();
   app->add_option("--images", o->images, "Training images for the similarity analysis (K)")->check(CLI::Range(3, 100000))->capture_default_str();
   app->add_option("--pool", o->pool, "Average-pool each block output to NxN first (0 = the flattened outputs as they are)")

@@ -52,7 +52,23 @@ balancing::Losses::Values train_step(models::ArchitectureImpl& model, balancing:
       return forward_losses(model, x, y, setup).losses;
     };
   }
+  // The architecture's regularisers join the objective unbalanced: their gradients are taken
+  // first (the balancer may free the graph) and added to whatever the balancer leaves in .grad.
+  std::vector<torch::Tensor> params, reg_grads;
+  if (!f.out.regularizers.empty()) {
+    torch::Tensor reg = f.out.regularizers.front().second;
+    for (std::size_t i = 1; i < f.out.regularizers.size(); ++i) reg = reg + f.out.regularizers[i].second;
+    if (!std::isfinite(reg.item<double>())) throw NonFiniteLoss(f.out.regularizers.front().first, reg.item<double>());
+    for (const auto& p : model.parameters())
+      if (p.requires_grad()) params.push_back(p);
+    reg_grads = torch::autograd::grad({reg}, params, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
+  }
   if (!balancer.backward(f.losses, context)) return values;  // nothing labelled: no update
+  for (std::size_t i = 0; i < reg_grads.size(); ++i) {
+    if (!reg_grads[i].defined()) continue;
+    torch::Tensor& g = params[i].mutable_grad();
+    g = g.defined() ? g + reg_grads[i] : reg_grads[i];
+  }
   optimizer.step();
   balancer.finish_step(context);
   return values;

@@ -218,6 +218,7 @@ bool Training::run_epoch() {
   const auto steps_per_epoch = static_cast<std::int64_t>(loader_->batches_per_epoch());
   if (!schedule_.per_iteration) set_learning_rate(*optimizer_, schedule_.rate(epoch, epochs), lr_factors_);
   model_->train();
+  model_->set_epoch(epoch, epochs);
   loader_->start_epoch(epoch);
   if (val_loader_) val_loader_->start_epoch(val_pass_ = epoch * 1000);
   std::map<std::string, double> sums, counts;  // per task, over the batches labelled for it

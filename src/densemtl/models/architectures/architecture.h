@@ -52,6 +52,9 @@ struct ModelOutput {
   std::map<std::string, torch::Tensor> tasks;  // main predictions, at the input size
   std::vector<AuxOutput> aux;                  // deep supervision
   Representation representation;
+  // Terms the architecture adds to the training objective as they are, outside task balancing
+  // (DSelect-k's selector regularisers): (name, scalar). Empty for most architectures.
+  std::vector<std::pair<std::string, torch::Tensor>> regularizers;
 };
 
 struct ModelSpec {
@@ -111,6 +114,14 @@ class ArchitectureImpl : public torch::nn::Module {
   std::vector<std::pair<std::string, std::shared_ptr<BackboneImpl>>> backbones() const;
   // The parameters by learning-rate factor (the optimizer's parameter groups), factor 1 first.
   std::vector<std::pair<double, std::vector<torch::Tensor>>> parameters_by_lr_factor();
+
+  // The tree a tree-searching architecture has learned (Learning to Branch), as model.branched.tree
+  // entries ("semseg: 0 0 1 1"); empty for the others.
+  virtual std::vector<std::string> learned_tree() const { return {}; }
+
+  // Called by the trainer before each training epoch (from 0) of `epochs`, for architectures whose
+  // training follows the schedule (Learning to Branch anneals its Gumbel-softmax temperature).
+  virtual void set_epoch(int /*epoch*/, int /*epochs*/) {}
 
   // --- Initialisation from single-task runs (cross-stitch, NDDR-CNN) ---
   // The run folders the architecture's options name; empty for architectures not built from

@@ -120,6 +120,14 @@ std::int64_t BlockCosts::macs(const Tree& tree) const {
   return n;
 }
 
+torch::Tensor gumbel_softmax(const torch::Tensor& logits, double tau, bool hard) {
+  torch::Tensor u = torch::rand_like(logits).clamp(1e-10, 1.0 - 1e-7);
+  torch::Tensor soft = torch::softmax((logits - torch::log(-torch::log(u))) / tau, -1);
+  if (!hard) return soft;
+  torch::Tensor one_hot = torch::zeros_like(soft).scatter_(-1, soft.argmax(-1, true), 1.0);
+  return one_hot - soft.detach() + soft;
+}
+
 std::size_t tree_blocks(const BackboneSpec& backbone) { return make_backbone(backbone)->block_ends().size(); }
 
 BlockCosts block_costs(const ModelSpec& spec, int height, int width) {

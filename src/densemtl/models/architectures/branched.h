@@ -54,6 +54,11 @@ struct BlockCosts {
 // The costs of `spec`'s backbone blocks and heads at an input of height x width.
 BlockCosts block_costs(const ModelSpec& spec, int height, int width);
 
+// Learning to Branch's parent sampling: a Gumbel-softmax sample over the last dimension,
+// softmax((logits + g) / tau) with g ~ Gumbel(0, 1) from torch's generator; with `hard` the one-hot
+// of its argmax in the forward pass and the soft sample's gradient in the backward pass.
+torch::Tensor gumbel_softmax(const torch::Tensor& logits, double tau, bool hard);
+
 // The number of blocks a tree over `spec`'s backbone has.
 std::size_t tree_blocks(const BackboneSpec& backbone);
 
