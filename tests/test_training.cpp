@@ -54,6 +54,17 @@ fs::path write_config(const fs::path& dir, const fs::path& data, const std::stri
   return file;
 }
 
+// A one-epoch single-task run of `task` with `config` (no test scoring), in dir/st_<task>.
+fs::path single_task_run(const fs::path& config, const std::string& task, const fs::path& dir) {
+  TrainOptions o;
+  o.config = config;
+  o.overrides = {"tasks.main=[" + task + "]", "model.architecture=single_task", "train.epochs=1"};
+  o.out = dir / ("st_" + task);
+  o.evaluate_test = false;
+  train(o);
+  return o.out;
+}
+
 std::map<std::string, at::Tensor> checkpoint_model(const fs::path& file) {
   torch::serialize::InputArchive a;
   a.load_from(file.string());
@@ -260,16 +271,7 @@ TEST(Training, CrossStitchAndNddrStartFromTheSingleTaskRuns) {
   test::TempDir dir;
   fs::path data = make_scenes(dir.path(), 8, 2, 2);
   fs::path cfg = write_config(dir.path(), data, "semseg, depth");
-  auto st_run = [&](const std::string& task) {
-    TrainOptions o;
-    o.config = cfg;
-    o.overrides = {"tasks.main=[" + task + "]", "model.architecture=single_task", "train.epochs=1"};
-    o.out = dir.path() / ("st_" + task);
-    o.evaluate_test = false;
-    train(o);
-    return o.out;
-  };
-  const fs::path semseg = st_run("semseg"), depth = st_run("depth");
+  const fs::path semseg = single_task_run(cfg, "semseg", dir.path()), depth = single_task_run(cfg, "depth", dir.path());
   auto runs = [](std::initializer_list<fs::path> dirs) {
     std::vector<std::string> v;
     for (const auto& d : dirs) v.push_back(d.string());
@@ -387,15 +389,7 @@ TEST(Training, BranchChoosesATreeFromSingleTaskRunsAndItTrains) {
   fs::path data = make_scenes(dir.path(), 10, 2, 2);
   fs::path cfg = write_config(dir.path(), data, "semseg, depth, normals", "seed: 3\n");
   std::vector<std::string> runs;
-  for (const std::string task : {"semseg", "depth", "normals"}) {
-    TrainOptions o;
-    o.config = cfg;
-    o.overrides = {"tasks.main=[" + task + "]", "model.architecture=single_task", "train.epochs=1"};
-    o.out = dir.path() / ("st_" + task);
-    o.evaluate_test = false;
-    train(o);
-    runs.push_back(o.out.string());
-  }
+  for (const std::string task : {"semseg", "depth", "normals"}) runs.push_back(single_task_run(cfg, task, dir.path()).string());
   const fs::path out = dir.path() / "branched.yaml", json = dir.path() / "branch.json";
   const std::string base = "branch --config " + cfg.string() + " --runs " + join(runs, " ") + " --images 8 ";
   test::CommandResult r = test::run_densemtl(base + "--budget 1.6x --top 3 --out " + out.string() + " --json " + json.string());

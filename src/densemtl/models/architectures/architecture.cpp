@@ -118,6 +118,40 @@ config::View ArchitectureImpl::options() const {
   return config::defaults(section, architecture_entry(spec_.architecture).options);
 }
 
+std::map<std::string, std::shared_ptr<HeadImpl>> ArchitectureImpl::add_task_heads(const std::string& name,
+                                                                                   const std::vector<std::int64_t>& channels) {
+  auto dict = register_module(name, torch::nn::ModuleDict());
+  std::map<std::string, std::shared_ptr<HeadImpl>> heads;
+  for (const auto& t : spec_.tasks) {
+    std::shared_ptr<HeadImpl> head = make_head(spec_.head, channels, spec_.outputs.at(t));
+    add_module(*dict, t, head);
+    declare(name + "." + t, head, Component::Head, ParameterGroup::of_task(t));
+    heads[t] = head;
+  }
+  return heads;
+}
+
+void ArchitectureImpl::predict_tasks(ModelOutput& out, const std::map<std::string, std::shared_ptr<HeadImpl>>& heads,
+                                     const torch::Tensor& image) const {
+  for (const auto& t : spec_.tasks)
+    out.tasks[t] = upsample(heads.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+}
+
+std::shared_ptr<BackboneImpl> ArchitectureImpl::add_backbone_part(torch::nn::ModuleDictImpl& into, const std::string& key,
+                                                                  const std::string& path, std::size_t first, std::size_t end,
+                                                                  ParameterGroup group) {
+  std::shared_ptr<BackboneImpl> b = make_backbone(spec_.backbone);
+  b->keep_stages(first, end);
+  add_module(into, key, b);
+  declare(path, b, Component::Backbone, std::move(group));
+  return b;
+}
+
+std::string several_tasks_no_auxiliary(const ModelSpec& spec, const std::string& why) {
+  if (spec.tasks.size() < 2) return fmt::format("tasks.main: {} {}, got {}", spec.architecture, why, join(spec.tasks, ", "));
+  return no_auxiliary_tasks(spec);
+}
+
 std::string no_auxiliary_tasks(const ModelSpec& spec) {
   if (spec.aux_tasks.empty()) return "";
   return fmt::format("tasks.aux: the {} architecture has no auxiliary outputs (auxiliary tasks are deep supervision of "

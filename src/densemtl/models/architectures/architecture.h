@@ -153,6 +153,16 @@ class ArchitectureImpl : public torch::nn::Module {
   // The architecture's own options (model.<name>.*; the defaults without a config).
   config::View options() const;
 
+  // One head per task, registered as the ModuleDict `name` (names <name>.<task>.*) and declared
+  // as that task's own, reading features of `channels`; by task.
+  std::map<std::string, std::shared_ptr<HeadImpl>> add_task_heads(const std::string& name, const std::vector<std::int64_t>& channels);
+  // out.tasks: each task's head on the features it reads (out.representation), upsampled to the image.
+  void predict_tasks(ModelOutput& out, const std::map<std::string, std::shared_ptr<HeadImpl>>& heads, const torch::Tensor& image) const;
+  // A copy of the backbone keeping its stages [first, end) only (a tree's block, an expert),
+  // registered as into[key] and declared at `path` as a backbone part of `group`.
+  std::shared_ptr<BackboneImpl> add_backbone_part(torch::nn::ModuleDictImpl& into, const std::string& key, const std::string& path,
+                                                  std::size_t first, std::size_t end, ParameterGroup group);
+
   ModelSpec spec_;
 
  private:
@@ -191,6 +201,9 @@ inline void add_module(torch::nn::ModuleDictImpl& dict, const std::string& key, 
 
 // The reason an architecture without auxiliary outputs gives for a non-empty tasks.aux.
 std::string no_auxiliary_tasks(const ModelSpec& spec);
+// The reason a multi-task architecture without auxiliary outputs gives for fewer than two tasks
+// ("tasks.main: <architecture> <why>, got ...") or for auxiliary tasks; "" when it accepts them.
+std::string several_tasks_no_auxiliary(const ModelSpec& spec, const std::string& why);
 
 // Builds the architecture named by spec.architecture, after its accepts() check (a failed check
 // is a densemtl::Error naming the key), and checks its declaration.

@@ -12,26 +12,18 @@ class BaselineImpl : public ArchitectureImpl {
   explicit BaselineImpl(const ModelSpec& spec) : ArchitectureImpl(spec) {
     backbone_ = register_module("backbone", make_backbone(spec.backbone));
     declare("backbone", backbone_, Component::Backbone, ParameterGroup::shared());
-    decoders_ = register_module("decoders", torch::nn::ModuleDict());
-    for (const auto& t : spec.tasks) {
-      auto head = make_head(spec.head, backbone_->out_channels(), spec.outputs.at(t));
-      decoders_->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{t, head}});
-      declare("decoders." + t, head, Component::Head, ParameterGroup::of_task(t));
-      heads_[t] = head;
-    }
+    heads_ = add_task_heads("decoders", backbone_->out_channels());
   }
 
   ModelOutput forward(const torch::Tensor& image) override {
     ModelOutput out;
     out.representation = share(backbone_->forward(image));
-    for (const auto& t : spec_.tasks)
-      out.tasks[t] = upsample(heads_.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+    predict_tasks(out, heads_, image);
     return out;
   }
 
  private:
   std::shared_ptr<BackboneImpl> backbone_;
-  torch::nn::ModuleDict decoders_{nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
 };
 

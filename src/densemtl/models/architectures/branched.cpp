@@ -183,33 +183,21 @@ class BranchedImpl : public ArchitectureImpl {
  public:
   explicit BranchedImpl(const ModelSpec& spec) : ArchitectureImpl(spec), tree_(tree_of(spec, options())) {
     auto encoder = register_module("encoder", torch::nn::ModuleDict());
+    std::shared_ptr<BackboneImpl> whole = make_backbone(spec.backbone);
+    const std::vector<std::size_t> ends = whole->block_ends();
     std::size_t first = 0;
-    std::vector<std::int64_t> out_channels;
     for (std::size_t d = 0; d < tree_.blocks(); ++d) {
       auto block = torch::nn::ModuleDict();
       const std::string name = "block" + std::to_string(d + 1);
       add_module(*encoder, name, block.ptr());
-      std::size_t end = 0;
       instances_.emplace_back();
-      for (int i = 0; i < tree_.instances(d); ++i) {
-        std::shared_ptr<BackboneImpl> b = make_backbone(spec.backbone);
-        end = b->block_ends().at(d);
-        out_channels = b->out_channels();
-        b->keep_stages(first, end);
-        add_module(*block, std::to_string(i), b);
-        declare("encoder." + name + "." + std::to_string(i), b, Component::Backbone, group_of(d, i));
-        instances_.back().push_back(b);
-      }
-      stages_.emplace_back(first, end);
-      first = end;
+      for (int i = 0; i < tree_.instances(d); ++i)
+        instances_.back().push_back(
+            add_backbone_part(*block, std::to_string(i), "encoder." + name + "." + std::to_string(i), first, ends.at(d), group_of(d, i)));
+      stages_.emplace_back(first, ends.at(d));
+      first = ends.at(d);
     }
-    decoders_ = register_module("decoders", torch::nn::ModuleDict());
-    for (const auto& t : spec.tasks) {
-      std::shared_ptr<HeadImpl> head = make_head(spec.head, out_channels, spec.outputs.at(t));
-      add_module(*decoders_, t, head);
-      declare("decoders." + t, head, Component::Head, ParameterGroup::of_task(t));
-      heads_[t] = head;
-    }
+    heads_ = add_task_heads("decoders", whole->out_channels());
   }
 
   ModelOutput forward(const torch::Tensor& image) override {
@@ -233,8 +221,7 @@ class BranchedImpl : public ArchitectureImpl {
         features[spec_.tasks[t]] = previous.at(static_cast<std::size_t>(tree_.branch.back()[t]));
       out.representation = per_task(std::move(features));
     }
-    for (const auto& t : spec_.tasks)
-      out.tasks[t] = upsample(heads_.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+    predict_tasks(out, heads_, image);
     return out;
   }
 
@@ -254,7 +241,6 @@ class BranchedImpl : public ArchitectureImpl {
   Tree tree_;
   std::vector<std::vector<std::shared_ptr<BackboneImpl>>> instances_;  // [block][instance]
   std::vector<std::pair<std::size_t, std::size_t>> stages_;             // [block]: its stages [first, end)
-  torch::nn::ModuleDict decoders_{nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
 };
 

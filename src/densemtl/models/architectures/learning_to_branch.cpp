@@ -44,15 +44,11 @@ class LearningToBranchImpl : public ArchitectureImpl {
       auto layer = torch::nn::ModuleDict();
       add_module(*encoder, name, layer.ptr());
       nodes_.emplace_back();
-      for (std::int64_t i = 0; i < n; ++i) {
-        std::shared_ptr<BackboneImpl> b = make_backbone(spec.backbone);
-        out_channels = b->stage_channels(ends[d] - 1);
-        b->keep_stages(first, ends[d]);
-        add_module(*layer, std::to_string(i), b);
-        declare("encoder." + name + "." + std::to_string(i), b, Component::Backbone,
-                last ? ParameterGroup::of_task(spec.tasks[static_cast<std::size_t>(i)]) : ParameterGroup::shared());
-        nodes_.back().push_back(b);
-      }
+      for (std::int64_t i = 0; i < n; ++i)
+        nodes_.back().push_back(add_backbone_part(*layer, std::to_string(i), "encoder." + name + "." + std::to_string(i), first, ends[d],
+                                                  last ? ParameterGroup::of_task(spec.tasks[static_cast<std::size_t>(i)])
+                                                       : ParameterGroup::shared()));
+      out_channels = nodes_.back().front()->stage_channels(ends[d] - 1);
       if (d > 0) {
         // A module holding the layer's logits, so that they have a name and a declared part.
         auto holder = std::make_shared<torch::nn::Module>();
@@ -64,13 +60,7 @@ class LearningToBranchImpl : public ArchitectureImpl {
       stages_.emplace_back(first, ends[d]);
       first = ends[d];
     }
-    decoders_ = register_module("decoders", torch::nn::ModuleDict());
-    for (const auto& t : spec.tasks) {
-      std::shared_ptr<HeadImpl> head = make_head(spec.head, out_channels, spec.outputs.at(t));
-      add_module(*decoders_, t, head);
-      declare("decoders." + t, head, Component::Head, ParameterGroup::of_task(t));
-      heads_[t] = head;
-    }
+    heads_ = add_task_heads("decoders", out_channels);
   }
 
   void set_epoch(int epoch, int /*epochs*/) override { epoch_ = epoch; }
@@ -125,8 +115,7 @@ class LearningToBranchImpl : public ArchitectureImpl {
     std::map<std::string, Features> features;
     for (std::size_t t = 0; t < spec_.tasks.size(); ++t) features[spec_.tasks[t]] = previous.at(t);
     out.representation = per_task(std::move(features));
-    for (const auto& t : spec_.tasks)
-      out.tasks[t] = upsample(heads_.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+    predict_tasks(out, heads_, image);
     return out;
   }
 
@@ -151,7 +140,6 @@ class LearningToBranchImpl : public ArchitectureImpl {
   std::vector<std::vector<std::shared_ptr<BackboneImpl>>> nodes_;  // [layer][node]
   std::vector<std::pair<std::size_t, std::size_t>> stages_;        // [layer]: its stages [first, end)
   std::vector<torch::Tensor> logits_;                              // [layer - 1]: theta of layer d >= 2
-  torch::nn::ModuleDict decoders_{nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
   int epoch_ = 0;
 };
@@ -168,11 +156,7 @@ std::vector<config::Spec> options() {
   };
 }
 
-std::string accepts(const ModelSpec& spec) {
-  if (spec.tasks.size() < 2)
-    return fmt::format("tasks.main: learning_to_branch learns a tree over two or more tasks, got {}", join(spec.tasks, ", "));
-  return no_auxiliary_tasks(spec);
-}
+std::string accepts(const ModelSpec& spec) { return several_tasks_no_auxiliary(spec, "learns a tree over two or more tasks"); }
 
 }  // namespace
 

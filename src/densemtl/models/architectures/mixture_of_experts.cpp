@@ -159,13 +159,9 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
       auto dict = torch::nn::ModuleDict();
       add_module(*levels, std::to_string(j + 1), dict.ptr());
       auto expert = [&](torch::nn::ModuleDictImpl& into, const std::string& key, const std::string& at, ParameterGroup group) {
-        std::shared_ptr<BackboneImpl> b = make_backbone(spec.backbone);
-        out_channels = b->stage_channels(level.end - 1);
-        b->keep_stages(level.first, level.end);
-        add_module(into, key, b);
-        declare(path + "." + at + key, b, Component::Backbone, group);
-        return b;
+        return add_backbone_part(into, key, path + "." + at + key, level.first, level.end, std::move(group));
       };
+      out_channels = make_backbone(spec.backbone)->stage_channels(level.end - 1);
       auto shared = torch::nn::ModuleDict();
       add_module(*dict, "shared", shared.ptr());
       for (int i = 0; i < shared_experts; ++i) level.shared.push_back(expert(*shared, std::to_string(i), "shared.", ParameterGroup::shared()));
@@ -205,13 +201,7 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
       }
       channels = out_channels;
     }
-    decoders_ = register_module("decoders", torch::nn::ModuleDict());
-    for (const auto& t : spec.tasks) {
-      std::shared_ptr<HeadImpl> head = make_head(spec.head, out_channels, spec.outputs.at(t));
-      add_module(*decoders_, t, head);
-      declare("decoders." + t, head, Component::Head, ParameterGroup::of_task(t));
-      heads_[t] = head;
-    }
+    heads_ = add_task_heads("decoders", out_channels);
   }
 
   ModelOutput forward(const torch::Tensor& image) override {
@@ -256,8 +246,7 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
       task_input = std::move(task_output);
     }
     out.representation = per_task(std::move(task_input));
-    for (const auto& t : spec_.tasks)
-      out.tasks[t] = upsample(heads_.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+    predict_tasks(out, heads_, image);
     return out;
   }
 
@@ -288,7 +277,6 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
   Family family_;
   std::shared_ptr<BackboneImpl> trunk_;
   std::vector<Level> levels_;
-  torch::nn::ModuleDict decoders_{nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
 };
 
@@ -312,11 +300,7 @@ std::vector<config::Spec> options(Family family, int shared_experts) {
   return o;
 }
 
-std::string accepts(const ModelSpec& spec) {
-  if (spec.tasks.size() < 2)
-    return fmt::format("tasks.main: {} gates experts for two or more tasks, got {}", spec.architecture, join(spec.tasks, ", "));
-  return no_auxiliary_tasks(spec);
-}
+std::string accepts(const ModelSpec& spec) { return several_tasks_no_auxiliary(spec, "gates experts for two or more tasks"); }
 
 template <Family F>
 Architecture make(const ModelSpec& spec) {

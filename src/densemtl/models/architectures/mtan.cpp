@@ -61,13 +61,7 @@ class MtanImpl : public ArchitectureImpl {
     // Where the trunk halves the resolution after a layer: layer1 → layer2 always; with the
     // undilated ResNet after layer2 and layer3 too (the reference's `downsample` dict).
     for (std::size_t k = 1; k <= 3; ++k) pool_[k] = k == 1 || !spec.backbone.dilated;
-    heads_dict_ = register_module("heads", torch::nn::ModuleDict());
-    for (const auto& t : spec.tasks) {
-      auto head = make_head(spec.head, {c[4]}, spec.outputs.at(t));
-      heads_dict_->update(std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>{{t, head}});
-      declare("heads." + t, head, Component::Head, ParameterGroup::of_task(t));
-      heads_[t] = head;
-    }
+    heads_ = add_task_heads("heads", {c[4]});
   }
 
   // The tasks share the refinement blocks above the trunk: per-task gradients on the trunk's
@@ -105,7 +99,6 @@ class MtanImpl : public ArchitectureImpl {
   std::map<std::string, torch::nn::Sequential> attention_[5];
   torch::nn::Sequential refine_[4];
   bool pool_[4] = {false, false, false, false};
-  torch::nn::ModuleDict heads_dict_{nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
 };
 

@@ -8,7 +8,6 @@ namespace densemtl::models {
 TaskNetworksImpl::TaskNetworksImpl(const ModelSpec& spec, std::string mixing_module)
     : ArchitectureImpl(spec), mixing_module_(std::move(mixing_module)) {
   auto backbones = register_module("backbone", torch::nn::ModuleDict());
-  auto heads = register_module("heads", torch::nn::ModuleDict());
   for (const auto& t : spec.tasks) {
     std::shared_ptr<BackboneImpl> b = make_backbone(spec.backbone);
     add_module(*backbones, t, b);
@@ -16,12 +15,7 @@ TaskNetworksImpl::TaskNetworksImpl(const ModelSpec& spec, std::string mixing_mod
     declare("backbone." + t, b, Component::Backbone, ParameterGroup::of_task(t, /*exclusive=*/false));
     backbones_[t] = b;
   }
-  for (const auto& t : spec.tasks) {
-    std::shared_ptr<HeadImpl> h = make_head(spec.head, backbones_.at(t)->out_channels(), spec.outputs.at(t));
-    add_module(*heads, t, h);
-    declare("heads." + t, h, Component::Head, ParameterGroup::of_task(t));
-    heads_[t] = h;
-  }
+  heads_ = add_task_heads("heads", backbones_.begin()->second->out_channels());
 }
 
 void TaskNetworksImpl::declare_mixing(std::shared_ptr<torch::nn::Module> module) {
@@ -46,8 +40,7 @@ ModelOutput TaskNetworksImpl::forward(const torch::Tensor& image) {
   std::map<std::string, Features> features;
   for (const auto& t : spec_.tasks) features[t] = {x[t]};
   out.representation = per_task(std::move(features));
-  for (const auto& t : spec_.tasks)
-    out.tasks[t] = upsample(heads_.at(t)->forward(out.representation.for_task(t)), image.size(2), image.size(3));
+  predict_tasks(out, heads_, image);
   return out;
 }
 
@@ -77,9 +70,7 @@ std::string TaskNetworksImpl::accepts(const ModelSpec& spec) {
   if (spec.backbone.name.rfind("resnet", 0) != 0)
     return fmt::format("backbone.name: {} mixes the stages of per-task ResNets (resnet18, resnet50), got {}", spec.architecture,
                        spec.backbone.name);
-  if (spec.tasks.size() < 2)
-    return fmt::format("tasks.main: {} mixes the features of two or more tasks, got {}", spec.architecture, join(spec.tasks, ", "));
-  return no_auxiliary_tasks(spec);
+  return several_tasks_no_auxiliary(spec, "mixes the features of two or more tasks");
 }
 
 }  // namespace densemtl::models
