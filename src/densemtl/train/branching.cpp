@@ -20,13 +20,12 @@ namespace densemtl::branching {
 // --- Representation similarity analysis ---
 
 torch::Tensor standardize_rows(const torch::Tensor& features) {
-  torch::Tensor x = features.to(torch::kFloat64).reshape({features.size(0), -1});
-  x = x - x.mean(1, true);
+  const torch::Tensor f = features.to(torch::kFloat64).reshape({features.size(0), -1});
+  const torch::Tensor x = f - f.mean(1, true);
   torch::Tensor norm = x.norm(2, 1, true);
   // Centring a constant row leaves rounding noise only: treat a row whose spread is below 1e-7 of
   // its magnitude as constant.
-  torch::Tensor scale = features.to(torch::kFloat64).reshape({features.size(0), -1}).abs().amax(1, true) *
-                        std::sqrt(static_cast<double>(x.size(1)));
+  torch::Tensor scale = f.abs().amax(1, true) * std::sqrt(static_cast<double>(x.size(1)));
   torch::Tensor varies = norm > scale * 1e-7;
   return torch::where(varies, x / norm.clamp_min(1e-300), torch::zeros_like(x)).to(torch::kFloat32);
 }
@@ -160,14 +159,6 @@ torch::Tensor affinity(const std::vector<torch::Tensor>& rdms) {
 
 namespace {
 
-// Labels renumbered in order of first appearance.
-std::vector<int> canonical(const std::vector<int>& labels) {
-  std::map<int, int> renumber;
-  std::vector<int> out(labels.size());
-  for (std::size_t i = 0; i < labels.size(); ++i) out[i] = renumber.emplace(labels[i], static_cast<int>(renumber.size())).first->second;
-  return out;
-}
-
 // Calls `visit` with every set partition of `n` items as restricted growth labels.
 void set_partitions(std::size_t n, const std::function<void(const std::vector<int>&)>& visit) {
   std::vector<int> labels(n, 0);
@@ -194,7 +185,7 @@ void refinements(const std::vector<int>& parent, const std::function<void(const 
   const int stride = static_cast<int>(parent.size());
   std::function<void(std::size_t)> go = [&](std::size_t g) {
     if (g == members.size()) {
-      visit(canonical(labels));
+      visit(models::canonical_labels(labels));
       return;
     }
     set_partitions(members[g].size(), [&](const std::vector<int>& sub) {

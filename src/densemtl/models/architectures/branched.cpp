@@ -19,6 +19,13 @@ namespace densemtl::models {
 
 // --- Trees ---
 
+std::vector<int> canonical_labels(const std::vector<int>& labels) {
+  std::map<int, int> renumber;
+  std::vector<int> out(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) out[i] = renumber.emplace(labels[i], static_cast<int>(renumber.size())).first->second;
+  return out;
+}
+
 Tree Tree::shared(const std::vector<std::string>& tasks, std::size_t blocks) {
   return {tasks, std::vector<std::vector<int>>(blocks, std::vector<int>(tasks.size(), 0))};
 }
@@ -55,13 +62,11 @@ Tree Tree::parse(const std::vector<std::string>& entries, const std::vector<std:
   }
   for (std::size_t t = 0; t < tasks.size(); ++t)
     if (!given[t]) fail("{}: task {} has no entry (each task needs its path: '{}: i1 ... i{}')", where, tasks[t], tasks[t], blocks);
-  Tree tree{tasks, std::vector<std::vector<int>>(blocks, std::vector<int>(tasks.size()))};
+  Tree tree{tasks, {}};
   for (std::size_t d = 0; d < blocks; ++d) {
-    std::map<int, int> renumber;
-    for (std::size_t t = 0; t < tasks.size(); ++t) {
-      auto [it, fresh] = renumber.emplace(raw[t][d], static_cast<int>(renumber.size()));
-      tree.branch[d][t] = it->second;
-    }
+    std::vector<int> column;
+    for (std::size_t t = 0; t < tasks.size(); ++t) column.push_back(raw[t][d]);
+    tree.branch.push_back(canonical_labels(column));
   }
   for (std::size_t d = 1; d < blocks; ++d)
     for (std::size_t i = 0; i < tasks.size(); ++i)
@@ -172,8 +177,7 @@ std::vector<config::Spec> options() {
                       "multi-task baseline's sharing)")};
 }
 
-Tree tree_of(const ModelSpec& spec, const config::View& o) {
-  const std::size_t blocks = tree_blocks(spec.backbone);
+Tree tree_of(const ModelSpec& spec, const config::View& o, std::size_t blocks) {
   std::vector<std::string> entries = o.get_string_list("tree");
   if (entries.empty()) return Tree::shared(spec.tasks, blocks);
   return Tree::parse(entries, spec.tasks, blocks, "model.branched.tree");
@@ -181,10 +185,11 @@ Tree tree_of(const ModelSpec& spec, const config::View& o) {
 
 class BranchedImpl : public ArchitectureImpl {
  public:
-  explicit BranchedImpl(const ModelSpec& spec) : ArchitectureImpl(spec), tree_(tree_of(spec, options())) {
-    auto encoder = register_module("encoder", torch::nn::ModuleDict());
-    std::shared_ptr<BackboneImpl> whole = make_backbone(spec.backbone);
+  explicit BranchedImpl(const ModelSpec& spec) : ArchitectureImpl(spec) {
+    std::shared_ptr<BackboneImpl> whole = make_backbone(spec.backbone);  // its block ends and output channels
     const std::vector<std::size_t> ends = whole->block_ends();
+    tree_ = tree_of(spec, options(), ends.size());
+    auto encoder = register_module("encoder", torch::nn::ModuleDict());
     std::size_t first = 0;
     for (std::size_t d = 0; d < tree_.blocks(); ++d) {
       auto block = torch::nn::ModuleDict();
@@ -247,7 +252,8 @@ class BranchedImpl : public ArchitectureImpl {
 std::string accepts(const ModelSpec& spec) {
   try {
     tree_of(spec, spec.config && spec.config->has("model.branched") ? config::View(*spec.config, "model.branched")
-                                                                    : config::defaults("model.branched", options()));
+                                                                    : config::defaults("model.branched", options()),
+            tree_blocks(spec.backbone));
   } catch (const Error& e) {
     return e.what();
   }

@@ -17,6 +17,9 @@
 
 namespace densemtl::models {
 
+// Group labels renumbered in order of first appearance ({7, 3, 7, 5} -> {0, 1, 0, 2}).
+std::vector<int> canonical_labels(const std::vector<int>& labels);
+
 struct Tree {
   std::vector<std::string> tasks;          // canonical order
   std::vector<std::vector<int>> branch;    // [block][task position]: the instance the task runs

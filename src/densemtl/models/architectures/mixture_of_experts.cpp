@@ -118,7 +118,8 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
  public:
   MixtureOfExpertsImpl(const ModelSpec& spec, Family family) : ArchitectureImpl(spec), family_(family) {
     const config::View o = options();
-    const std::vector<std::size_t> ends = make_backbone(spec.backbone)->block_ends();
+    const std::shared_ptr<BackboneImpl> whole = make_backbone(spec.backbone);  // its blocks and channels
+    const std::vector<std::size_t> ends = whole->block_ends();
     const auto from = static_cast<std::size_t>(o.get_int("experts_from"));
     if (from > ends.size())
       fail("{}: the {} backbone has {} blocks", o.where("experts_from"), spec.backbone.name, ends.size());
@@ -145,7 +146,7 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
     std::vector<std::int64_t> channels = {3};
     if (trunk_end > 0) {
       trunk_ = make_backbone(spec.backbone);
-      channels = trunk_->stage_channels(trunk_end - 1);
+      channels = whole->stage_channels(trunk_end - 1);
       trunk_->keep_stages(0, trunk_end);
       register_module("trunk", trunk_);
       declare("trunk", trunk_, Component::Backbone, ParameterGroup::shared());
@@ -161,7 +162,7 @@ class MixtureOfExpertsImpl : public ArchitectureImpl {
       auto expert = [&](torch::nn::ModuleDictImpl& into, const std::string& key, const std::string& at, ParameterGroup group) {
         return add_backbone_part(into, key, path + "." + at + key, level.first, level.end, std::move(group));
       };
-      out_channels = make_backbone(spec.backbone)->stage_channels(level.end - 1);
+      out_channels = whole->stage_channels(level.end - 1);
       auto shared = torch::nn::ModuleDict();
       add_module(*dict, "shared", shared.ptr());
       for (int i = 0; i < shared_experts; ++i) level.shared.push_back(expert(*shared, std::to_string(i), "shared.", ParameterGroup::shared()));
