@@ -19,13 +19,15 @@ inline const std::map<std::string, std::int64_t>& benchmark_outputs() {
 
 // st_r18: single-task semseg on a dilated ResNet-18 with a DeepLab head; mt_r18: the shared-encoder
 // baseline with semseg, normals, edge, depth; mt_hrnet: the same tasks on HRNet-W18 with HRNet
-// heads. `width` scales backbone and heads (1 = the reference networks).
+// heads; mtan_r18: MTAN on the ResNet-18; mti_net, pad_net: those on HRNet-W18 with the four tasks'
+// initial predictions. `width` scales backbone and heads (1 = the reference networks).
 inline models::Architecture build_benchmark_model(const std::string& name, double width = 1.0) {
   models::ModelSpec s;
-  s.architecture = name == "st_r18" ? "single_task" : name == "mtan_r18" ? "mtan" : "baseline";
-  s.backbone.name = name == "mt_hrnet" ? "hrnet_w18" : "resnet18";
+  const bool hrnet = name == "mt_hrnet" || name == "mti_net" || name == "pad_net";
+  s.architecture = name == "st_r18" ? "single_task" : name == "mtan_r18" ? "mtan" : hrnet && name != "mt_hrnet" ? name : "baseline";
+  s.backbone.name = hrnet ? "hrnet_w18" : "resnet18";
   s.backbone.width = width;
-  s.head.name = name == "mt_hrnet" ? "hrnet" : "deeplab";
+  s.head.name = hrnet ? "hrnet" : "deeplab";
   s.head.width = width;
   s.tasks = name == "st_r18" ? std::vector<std::string>{"semseg"} : std::vector<std::string>{"semseg", "normals", "edge", "depth"};
   for (const auto& t : s.tasks) s.outputs[t] = benchmark_outputs().at(t);

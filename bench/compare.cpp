@@ -1,6 +1,6 @@
 // densemtl's side of the comparison benchmark (bench/compare.py runs it beside the PyTorch
 // version, bench/python/compare.py). One measurement per process, one JSON line on stdout:
-//   densemtl_bench_compare train  --model st_r18|mt_r18|mtan_r18|mt_hrnet --size HxW --batch B [--threads T] [--iters N] [--warmup W]
+//   densemtl_bench_compare train  --model st_r18|mt_r18|mtan_r18|mt_hrnet|mti_net|pad_net --size HxW --batch B [--threads T] [--iters N] [--warmup W]
 //   densemtl_bench_compare infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W] [--plain] [--graph]
 // --plain turns off what densemtl does by default (NHWC layout; for inference, folded batch norms).
 //   densemtl_bench_compare data   --data DIR --size HxW --batch B [--workers W] [--iters N] [--warmup W]

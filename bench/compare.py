@@ -33,7 +33,8 @@ PY = [sys.executable, os.path.join(HERE, "python", "compare.py")]
 MODELS = [("st_r18", "single-task ResNet-18 (dilated, ASPP)"),
           ("mt_r18", "multi-task ResNet-18, 4 tasks"),
           ("mtan_r18", "MTAN ResNet-18, 4 tasks"),
-          ("mt_hrnet", "multi-task HRNet-18, 4 tasks")]
+          ("mt_hrnet", "multi-task HRNet-18, 4 tasks"),
+          ("mti_net", "MTI-Net HRNet-18, 4 tasks")]
 
 
 class Failed(Exception):

@@ -1,7 +1,7 @@
 """The PyTorch side of the comparison benchmark (bench/compare.py runs it beside
 densemtl_bench_compare). One measurement per process, one JSON line on stdout; the same options
 as the C++ program:
-  compare.py train  --model st_r18|mt_r18|mtan_r18|mt_hrnet --size HxW --batch B [--threads T] [--iters N] [--warmup W]
+  compare.py train  --model st_r18|mt_r18|mtan_r18|mt_hrnet|mti_net|pad_net --size HxW --batch B [--threads T] [--iters N] [--warmup W]
   compare.py infer  --model ... --size HxW [--threads T] [--iters N] [--warmup W]
   compare.py data   --data DIR --size HxW --batch B [--workers W] [--iters N] [--warmup W]
   compare.py matmul [--threads T]

@@ -47,6 +47,9 @@ def conv_bn(cin, cout, k, stride, relu):
 
 
 class HighResolutionModule(nn.Module):
+    """One HRNet module: two BasicBlocks per branch, then fuse layers between all branches
+    (names branches.i.k, fuse_layers.i.j, None where the reference has None)."""
+
     def __init__(self, channels):
         super().__init__()
         n = len(channels)
@@ -55,7 +58,7 @@ class HighResolutionModule(nn.Module):
         for m in self.branches.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = 0.01
-        self.fuse = nn.ModuleList()
+        self.fuse_layers = nn.ModuleList()
         for i in range(n):
             row = nn.ModuleList()
             for j in range(n):
@@ -66,27 +69,29 @@ class HighResolutionModule(nn.Module):
                         conv_bn(channels[j], channels[i] if k == i - j - 1 else channels[j], 3, 2, k != i - j - 1)
                         for k in range(i - j)]))
                 else:
-                    row.append(nn.Identity())
-            self.fuse.append(row)
+                    row.append(None)
+            self.fuse_layers.append(row)
 
     def forward(self, x):
         n = len(x)
         x = [b(t) for b, t in zip(self.branches, x)]
         out = []
         for i in range(n):
-            y = x[0] if i == 0 else self.fuse[i][0](x[0])
+            y = x[0] if i == 0 else self.fuse_layers[i][0](x[0])
             for j in range(1, n):
                 if j == i:
                     y = y + x[j]
                 elif j > i:
-                    y = y + F.interpolate(self.fuse[i][j](x[j]), size=x[i].shape[-2:], mode="bilinear", align_corners=False)
+                    y = y + F.interpolate(self.fuse_layers[i][j](x[j]), size=x[i].shape[-2:], mode="bilinear", align_corners=False)
                 else:
-                    y = y + self.fuse[i][j](x[j])
+                    y = y + self.fuse_layers[i][j](x[j])
             out.append(F.relu(y))
         return out
 
 
 class HRNetW18Small(nn.Module):
+    """HRNet-W18-small-v2 with the reference's module names (transition1..3, stage2..4)."""
+
     def __init__(self):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(3, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64, momentum=0.01)
@@ -94,9 +99,9 @@ class HRNetW18Small(nn.Module):
         down = nn.Sequential(nn.Conv2d(64, 256, 1, bias=False), nn.BatchNorm2d(256, momentum=0.01))
         self.layer1 = nn.Sequential(Bottleneck(64, 64, downsample=down), Bottleneck(256, 64))
         c = [[256], [18, 36], [18, 36, 72], [18, 36, 72, 144]]
-        self.transitions = nn.ModuleList([self._transition(c[s], c[s + 1]) for s in range(3)])
-        self.stages = nn.ModuleList([
-            nn.Sequential(*[HighResolutionModule(c[s + 1]) for _ in range(m)]) for s, m in enumerate([1, 3, 2])])
+        for s, m in enumerate([1, 3, 2]):
+            setattr(self, "transition%d" % (s + 1), self._transition(c[s], c[s + 1]))
+            setattr(self, "stage%d" % (s + 2), nn.Sequential(*[HighResolutionModule(c[s + 1]) for _ in range(m)]))
         self.channels = c[3]
 
     @staticmethod
@@ -104,7 +109,7 @@ class HRNetW18Small(nn.Module):
         t = nn.ModuleList()
         for i in range(len(cur)):
             if i < len(prev):
-                t.append(conv_bn(prev[i], cur[i], 3, 1, True) if cur[i] != prev[i] else nn.Identity())
+                t.append(conv_bn(prev[i], cur[i], 3, 1, True) if cur[i] != prev[i] else None)
             else:
                 t.append(nn.Sequential(*[
                     conv_bn(prev[-1], cur[i] if j == i - len(prev) else prev[-1], 3, 2, True)
@@ -115,10 +120,10 @@ class HRNetW18Small(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         xs = [self.layer1(x)]
-        for t, stage in zip(self.transitions, self.stages):
-            xs = [t[i](xs[i] if i < len(xs) else xs[-1]) for i in range(len(t))]
-            for module in stage:
-                xs = module(xs)
+        for s in range(3):
+            t = getattr(self, "transition%d" % (s + 1))
+            xs = [(t[i] if t[i] is not None else nn.Identity())(xs[i] if i < len(xs) else xs[-1]) for i in range(len(t))]
+            xs = getattr(self, "stage%d" % (s + 2))(xs)
         return xs
 
 
@@ -203,6 +208,174 @@ class MTAN(nn.Module):
         return out
 
 
+class SABlock(nn.Module):
+    """x -> conv3x3(x) * sigmoid(conv3x3'(x)), both bias-free (names attention.0, conv)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.attention = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.Sigmoid())
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return self.conv(x) * self.attention(x)
+
+
+class SEBlock(nn.Module):
+    def __init__(self, c, r=16):
+        super().__init__()
+        self.squeeze = nn.Sequential(nn.Linear(c, max(1, c // r)), nn.ReLU(), nn.Linear(max(1, c // r), c), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.squeeze(x.mean(dim=(2, 3)))[:, :, None, None]
+
+
+class Distillation(nn.Module):
+    """D_t = F_t + sum over the other initial tasks a of SA_ta(F_a) (names self_attention.t.a)."""
+
+    def __init__(self, tasks, initial, c):
+        super().__init__()
+        self.tasks, self.initial = tasks, initial
+        self.self_attention = nn.ModuleDict({t: nn.ModuleDict({a: SABlock(c) for a in initial if a != t}) for t in tasks})
+
+    def forward(self, f):
+        out = {}
+        for t in self.tasks:
+            d = f[t]
+            for a in self.initial:
+                if a != t:
+                    d = d + self.self_attention[t][a](f[a])
+            out[t] = d
+        return out
+
+
+def projection(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)) if cin != cout else None
+
+
+def bottlenecks(cin, cout):
+    return nn.Sequential(Bottleneck(cin, cout // 4, downsample=projection(cin, cout)), Bottleneck(cout, cout // 4))
+
+
+def basic_blocks(cin, cout):
+    return nn.Sequential(BasicBlock(cin, cout, downsample=projection(cin, cout)), BasicBlock(cout, cout))
+
+
+def up(x, like):
+    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class HRNetFuse(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        c = sum(channels)
+        self.last_layer = nn.Sequential(nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+
+    def forward(self, x):
+        return self.last_layer(torch.cat([x[0]] + [up(t, x[0]) for t in x[1:]], 1))
+
+
+class InitialPredictions(nn.Module):
+    def __init__(self, tasks, cin, c=256):
+        super().__init__()
+        self.tasks = tasks
+        self.layers = nn.ModuleDict({t: bottlenecks(cin, c) for t in tasks})
+        self.conv_out = nn.ModuleDict({t: nn.Conv2d(c, OUTPUTS[t], 1) for t in tasks})
+
+    def forward(self, x):
+        f = {t: self.layers[t](x) for t in self.tasks}
+        return f, {t: self.conv_out[t](f[t]) for t in self.tasks}
+
+
+class PADNet(nn.Module):
+    """PAD-Net on HRNet-18 + fuse (densemtl's pad_net.cpp): initial predictions of every task,
+    multi-modal distillation into the main tasks, two Bottlenecks and a 1x1 conv per main task."""
+
+    def __init__(self, tasks, initial):
+        super().__init__()
+        self.tasks, self.initial = tasks, initial
+        self.backbone = nn.Sequential(HRNetW18Small(), HRNetFuse([18, 36, 72, 144]))
+        self.initial_task_prediction_heads = InitialPredictions(initial, 270)
+        self.multi_modal_distillation = Distillation(tasks, initial, 256)
+        self.heads = nn.ModuleDict({t: nn.Sequential(Bottleneck(256, 64), Bottleneck(256, 64), nn.Conv2d(256, OUTPUTS[t], 1))
+                                    for t in tasks})
+
+    def forward(self, x):
+        f, p = self.initial_task_prediction_heads(self.backbone(x))
+        out = {"initial_" + t: p[t] for t in self.initial}
+        d = self.multi_modal_distillation(f)
+        for t in self.tasks:
+            out[t] = up(self.heads[t](d[t]), x)
+        return out
+
+
+class ScalePredictions(nn.Module):
+    def __init__(self, tasks, cin, c):
+        super().__init__()
+        self.tasks = tasks
+        self.refinement = nn.ModuleDict({t: basic_blocks(cin, c) for t in tasks})
+        self.decoders = nn.ModuleDict({t: nn.Conv2d(c, OUTPUTS[t], 1) for t in tasks})
+
+    def forward(self, x, previous=None):
+        f = {t: self.refinement[t](x if previous is None else torch.cat([x, up(previous[t], x)], 1)) for t in self.tasks}
+        return f, {t: self.decoders[t](f[t]) for t in self.tasks}
+
+
+class FPM(nn.Module):
+    """Feature propagation: the mask is a softmax over groups of N adjacent channels of f(concat),
+    as the reference's view(B, C, N, H, W) of a task-major concatenation."""
+
+    def __init__(self, tasks, c):
+        super().__init__()
+        self.tasks = tasks
+        n = len(tasks) * c
+        self.non_linear = nn.Sequential(BasicBlock(n, n // 4, downsample=projection(n, n // 4)), BasicBlock(n // 4, n // 4),
+                                        nn.Conv2d(n // 4, n, 1))
+        self.dimensionality_reduction = BasicBlock(n, c, downsample=projection(n, c))
+        self.se = nn.ModuleDict({t: SEBlock(c) for t in tasks})
+
+    def forward(self, f):
+        concat = torch.cat([f[t] for t in self.tasks], 1)
+        b, c, h, w = concat.shape
+        n = len(self.tasks)
+        mask = F.softmax(self.non_linear(concat).view(b, c // n, n, h, w), dim=2)
+        shared = self.dimensionality_reduction((mask * concat.view(b, c // n, n, h, w)).view(b, c, h, w))
+        return {t: self.se[t](shared) + f[t] for t in self.tasks}
+
+
+class MTINet(nn.Module):
+    """MTI-Net on HRNet-18 (densemtl's mti_net.cpp)."""
+
+    def __init__(self, tasks, initial):
+        super().__init__()
+        self.tasks, self.initial = tasks, initial
+        c = [18, 36, 72, 144]
+        self.backbone = HRNetW18Small()
+        for s in (3, 2, 1):
+            setattr(self, "fpm_scale_%d" % s, FPM(initial, c[s]))
+        for s in range(4):
+            setattr(self, "scale_%d" % s, ScalePredictions(initial, c[s] + c[s + 1] if s < 3 else c[s], c[s]))
+        for s in range(4):
+            setattr(self, "distillation_scale_%d" % s, Distillation(tasks, initial, c[s]))
+        self.heads = nn.ModuleDict({t: HRNetHead(c, OUTPUTS[t]) for t in tasks})
+
+    def forward(self, x):
+        feats = self.backbone(x)
+        f, p = [None] * 4, [None] * 4
+        propagated = None
+        for s in (3, 2, 1, 0):
+            f[s], p[s] = getattr(self, "scale_%d" % s)(feats[s], propagated)
+            if s > 0:
+                propagated = getattr(self, "fpm_scale_%d" % s)(f[s])
+        out = {}
+        for s in range(4):
+            for t in self.initial:
+                out["deep_supervision.scale_%d.%s" % (s, t)] = p[s][t]
+        d = [getattr(self, "distillation_scale_%d" % s)(f[s]) for s in range(4)]
+        for t in self.tasks:
+            out[t] = up(self.heads[t]([d[s][t] for s in range(4)]), x)
+        return out
+
+
 def build(name):
     if name == "mtan_r18":
         return MTAN(["semseg", "normals", "edge", "depth"])
@@ -210,6 +383,12 @@ def build(name):
         return MultiTask(DilatedResNet18(), DeepLab, ["semseg"])
     if name == "mt_r18":
         return MultiTask(DilatedResNet18(), DeepLab, ["semseg", "normals", "edge", "depth"])
+    if name == "mti_net":
+        four = ["semseg", "normals", "edge", "depth"]
+        return MTINet(four, four)
+    if name == "pad_net":
+        four = ["semseg", "normals", "edge", "depth"]
+        return PADNet(four, four)
     if name == "mt_hrnet":
         return MultiTask(HRNetW18Small(), HRNetHead, ["semseg", "normals", "edge", "depth"])
     raise ValueError(name)
@@ -217,23 +396,27 @@ def build(name):
 
 def losses(outputs, labels):
     """The reference's losses: CE (ignore 255), L1 on normalised normals, balanced BCE (0.95),
-    L1 depth over valid pixels."""
+    L1 depth over valid pixels. Deep-supervision outputs ("initial_<t>",
+    "deep_supervision.scale_<s>.<t>") are upsampled to the labels and add a term of their task."""
     total = {}
-    for t, out in outputs.items():
+    for key, out in outputs.items():
+        t = key.split(".")[-1].replace("initial_", "")
         y = labels[t]
+        if out.shape[-2:] != y.shape[-2:]:
+            out = F.interpolate(out, size=y.shape[-2:], mode="bilinear", align_corners=False)
         if t == "semseg":
-            total[t] = F.nll_loss(F.log_softmax(out, 1), y[:, 0].long(), ignore_index=255)
+            total[key] = F.nll_loss(F.log_softmax(out, 1), y[:, 0].long(), ignore_index=255)
         elif t == "normals":
             n = out / (out.norm(p=2, dim=1, keepdim=True) + 1e-12)
             valid = (y != 255).float()
-            total[t] = ((n - y).abs() * valid).sum() / valid.sum()
+            total[key] = ((n - y).abs() * valid).sum() / valid.sum()
         elif t == "edge":
             valid = (y != 255).float()
             pos = (y >= 0.5).float() * valid
             l = out.clamp(min=0) - out * pos + torch.log1p(torch.exp(-out.abs()))
             w = 0.95
-            total[t] = (l * (pos * w + (valid - pos) * (1 - w))).sum() / valid.sum()
+            total[key] = (l * (pos * w + (valid - pos) * (1 - w))).sum() / valid.sum()
         elif t == "depth":
             valid = (y != 255).float()
-            total[t] = ((out - y).abs() * valid).sum() / valid.sum()
+            total[key] = ((out - y).abs() * valid).sum() / valid.sum()
     return total

@@ -1,0 +1,160 @@
+#include "densemtl/models/architectures/distillation.h"
+
+#include <algorithm>
+
+#include "densemtl/core/error.h"
+#include "densemtl/core/strings.h"
+#include "densemtl/tasks/registry.h"
+
+namespace densemtl::models {
+
+std::vector<std::string> initial_prediction_tasks(const ModelSpec& spec) {
+  std::vector<std::string> all = spec.tasks;
+  all.insert(all.end(), spec.aux_tasks.begin(), spec.aux_tasks.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return tasks::canonical(all);
+}
+
+std::string accepts_hrnet_distillation(const ModelSpec& spec, const std::string& what) {
+  if (spec.backbone.name != "hrnet_w18")
+    return fmt::format("backbone.name: {} is built on HRNet-18's multi-scale features (hrnet_w18), got {}", spec.architecture,
+                       spec.backbone.name);
+  std::vector<std::string> initial = initial_prediction_tasks(spec);
+  if (initial.size() < 2)
+    return fmt::format("tasks.main: {} {}: it needs at least two tasks in tasks.main and tasks.aux together, got {}",
+                       spec.architecture, what, join(initial, ", "));
+  return "";
+}
+
+SABlockImpl::SABlockImpl(std::int64_t in, std::int64_t out) {
+  mask_conv = models::conv(in, out, 3, 1, 1);
+  torch::nn::Sequential attention;
+  attention->push_back(mask_conv);
+  attention->push_back(torch::nn::Sigmoid());
+  register_module("attention", attention);
+  conv = register_module("conv", models::conv(in, out, 3, 1, 1));
+}
+
+torch::Tensor SABlockImpl::forward(const torch::Tensor& x) { return conv(x) * torch::sigmoid(mask_conv(x)); }
+
+SEBlockImpl::SEBlockImpl(std::int64_t channels, std::int64_t r) {
+  // C/r, at least 1 (the reference's C // r for its channel counts, all ≥ 16; narrower HRNets too).
+  const std::int64_t hidden = std::max<std::int64_t>(1, channels / r);
+  reduce = Linear(channels, hidden);
+  expand = Linear(hidden, channels);
+  torch::nn::Sequential squeeze;
+  squeeze->push_back(reduce);
+  squeeze->push_back(torch::nn::ReLU());
+  squeeze->push_back(expand);
+  squeeze->push_back(torch::nn::Sigmoid());
+  register_module("squeeze", squeeze);
+}
+
+torch::Tensor SEBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor s = torch::sigmoid(expand(torch::relu(reduce(x.mean({2, 3})))));
+  return x * s.view({x.size(0), x.size(1), 1, 1});
+}
+
+DistillationImpl::DistillationImpl(const std::vector<std::string>& tasks, const std::vector<std::string>& initial,
+                                   std::int64_t channels) {
+  auto self_attention = register_module("self_attention", torch::nn::ModuleDict());
+  for (const auto& t : tasks) {
+    auto per_task = torch::nn::ModuleDict();
+    for (const auto& a : initial) {
+      if (a == t) continue;
+      SABlock b(channels, channels);
+      add_module(*per_task, a, b.ptr());
+      blocks[t].emplace(a, b);
+    }
+    add_module(*self_attention, t, per_task.ptr());
+  }
+}
+
+std::map<std::string, torch::Tensor> DistillationImpl::forward(const std::map<std::string, torch::Tensor>& features) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [t, from] : blocks) {
+    torch::Tensor d = features.at(t);
+    for (auto& [a, block] : from) d = d + block->forward(features.at(a));
+    out[t] = d;
+  }
+  return out;
+}
+
+HRNetFuseImpl::HRNetFuseImpl(const std::vector<std::int64_t>& in) {
+  for (std::int64_t c : in) channels += c;
+  conv_ = conv(channels, channels, 1, 1, 0, 1, /*bias=*/true);
+  bn_ = batch_norm(conv_);
+  last_layer = torch::nn::Sequential();
+  last_layer->push_back(conv_);
+  last_layer->push_back(bn_);
+  last_layer->push_back(torch::nn::ReLU());
+  register_module("last_layer", last_layer);
+}
+
+torch::Tensor HRNetFuseImpl::forward(const Features& f) {
+  std::vector<torch::Tensor> maps{f[0]};
+  for (std::size_t i = 1; i < f.size(); ++i) maps.push_back(upsample(f[i], f[0].size(2), f[0].size(3)));
+  return torch::relu(bn_(conv_(torch::cat(maps, 1))));
+}
+
+torch::nn::Sequential bottleneck_pair(std::int64_t in, std::int64_t out) {
+  torch::nn::Sequential s;
+  s->push_back(Bottleneck(in, out / BottleneckImpl::kExpansion, 1, 1, 1, /*downsample=*/in != out));
+  s->push_back(Bottleneck(out, out / BottleneckImpl::kExpansion, 1, 1, 1, /*downsample=*/false));
+  return s;
+}
+
+torch::nn::Sequential basic_pair(std::int64_t in, std::int64_t out) {
+  torch::nn::Sequential s;
+  s->push_back(BasicBlock(in, out, 1, 1, 1, /*downsample=*/in != out));
+  s->push_back(BasicBlock(out, out, 1, 1, 1, /*downsample=*/false));
+  return s;
+}
+
+InitialPredictionsImpl::InitialPredictionsImpl(const std::vector<std::string>& tasks, std::int64_t in, std::int64_t channels,
+                                               const std::map<std::string, std::int64_t>& outputs) {
+  auto layers_dict = register_module("layers", torch::nn::ModuleDict());
+  auto conv_dict = register_module("conv_out", torch::nn::ModuleDict());
+  for (const auto& t : tasks) {
+    torch::nn::Sequential layer = bottleneck_pair(in, channels);
+    add_module(*layers_dict, t, layer.ptr());
+    layers.emplace(t, layer);
+    Conv2d out = conv(channels, outputs.at(t), 1, 1, 0, 1, /*bias=*/true);
+    add_module(*conv_dict, t, out.ptr());
+    conv_out.emplace(t, out);
+  }
+}
+
+InitialPredictionsImpl::Out InitialPredictionsImpl::forward(const torch::Tensor& x) {
+  Out out;
+  for (auto& [t, layer] : layers) {
+    out.features[t] = layer->forward(x);
+    out.predictions[t] = conv_out.at(t)(out.features[t]);
+  }
+  return out;
+}
+
+HRNetDecoderImpl::HRNetDecoderImpl(const ModelSpec& spec, bool with_fuse)
+    : ArchitectureImpl(spec), initial_(initial_prediction_tasks(spec)) {
+  hrnet = make_backbone(spec.backbone);
+  if (!with_fuse) {  // MTI-Net: the HRNet itself is `backbone`
+    register_module("backbone", hrnet);
+    declare("backbone", hrnet, Component::Backbone, ParameterGroup::shared());
+    return;
+  }
+  auto holder = register_module("backbone", Indexed(2));
+  holder->set(0, hrnet);
+  declare("backbone.0", hrnet, Component::Backbone, ParameterGroup::shared());
+  fuse = HRNetFuse(hrnet->out_channels());
+  holder->set(1, fuse.ptr());
+  declare("backbone.1", fuse.ptr(), Component::Backbone, ParameterGroup::shared());
+}
+
+Features HRNetDecoderImpl::trunk(const torch::Tensor& image, torch::Tensor* fused) {
+  Features x = hrnet->forward(image);
+  if (fused) *fused = fuse->forward(x);
+  return x;
+}
+
+}  // namespace densemtl::models

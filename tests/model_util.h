@@ -1,0 +1,38 @@
+// Model specs for the architecture tests: an architecture on a backbone with tasks, auxiliary
+// tasks and, when given, its own options (a YAML flow map for model.<architecture>).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "densemtl/core/strings.h"
+#include "densemtl/models/architectures/architecture.h"
+#include "densemtl/train/experiment.h"
+
+namespace densemtl::test {
+
+inline models::ModelSpec model_spec(const std::string& arch, const std::string& backbone, const std::vector<std::string>& tasks,
+                                    const std::map<std::string, std::int64_t>& outputs, const std::string& options = "",
+                                    const std::vector<std::string>& aux = {}, double width = 1.0) {
+  models::ModelSpec s;
+  s.architecture = arch;
+  s.backbone.name = backbone;
+  s.backbone.width = width;
+  s.head.name = backbone == "hrnet_w18" ? "hrnet" : "deeplab";
+  s.head.width = width;
+  s.tasks = tasks;
+  s.aux_tasks = aux;
+  for (const auto& t : tasks) s.outputs[t] = outputs.at(t);
+  for (const auto& t : aux) s.outputs[t] = outputs.at(t);
+  if (!options.empty()) {
+    std::string yaml = "data: {dataset: synthetic, root: none}\ntasks: {main: [" + join(tasks, ", ") + "], aux: [" + join(aux, ", ") +
+                       "]}\nmodel:\n  architecture: " + arch + "\n  head: " + s.head.name + "\n  " + arch + ": " + options +
+                       "\nbackbone: {name: " + backbone + "}\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n";
+    s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
+  }
+  return s;
+}
+
+}  // namespace densemtl::test
