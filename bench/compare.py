@@ -66,6 +66,15 @@ def measure(args_cpp, args_py, repeats, soft=False):
     return cpp, py
 
 
+def selected(a):
+    """The models of --models, in the table's order."""
+    names = a.models.split(",")
+    unknown = [n for n in names if n not in dict(MODELS)]
+    if unknown:
+        raise SystemExit(f"--models: unknown {', '.join(unknown)} (known: {', '.join(m for m, _ in MODELS)})")
+    return [(m, t) for m, t in MODELS if m in names]
+
+
 def med(rows, key):
     return statistics.median(r[key] for r in rows)
 
@@ -111,7 +120,7 @@ def main_cuda(a):
     def share(gflop, ms):
         return f"{100 * gflop / (ms / 1000) / bf16:.1f}%"
 
-    for model, title in MODELS:
+    for model, title in selected(a):
         for amp in (False, True):
             prec = "bf16 autocast" if amp else "float32"
             extra = ["--amp"] if amp else []
@@ -182,6 +191,8 @@ def machine():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--models", default=",".join(m for m, _ in MODELS),
+                   help="comma-separated subset of: " + ", ".join(m for m, _ in MODELS))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--train-size", default="96x128")
     p.add_argument("--train-batch", type=int, default=8)
@@ -202,7 +213,7 @@ def main():
     mm_cpp, mm_py = measure(["matmul"] + t, ["matmul"] + t, a.repeats)
     blas, peak, blas_py = med(mm_cpp, "gflops_per_second"), med(mm_cpp, "onednn_gflops_per_second"), med(mm_py, "gflops_per_second")
     print(f"matrix multiply (2048^3, float32): BLAS {blas:.1f} GFLOP/s (Python {blas_py:.1f}), oneDNN 1x1 convolution {peak:.1f} GFLOP/s", flush=True)
-    for model, title in MODELS:
+    for model, title in selected(a):
         tr = ["train", "--model", model, "--size", a.train_size, "--batch", str(a.train_batch), "--iters", "4", "--warmup", "1"] + t
         cpp, py = measure(tr, tr, a.repeats)
         if cpp[0]["params"] != py[0]["params"]:

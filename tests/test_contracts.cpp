@@ -151,7 +151,11 @@ TEST(ArchitectureContract, EveryArchitecturePredictsEveryTaskAndGivesRepresentat
       ASSERT_TRUE(out.tasks.count(t)) << t;
       EXPECT_EQ(out.tasks.at(t).sizes(), (std::vector<std::int64_t>{2, b.spec.outputs.at(t), 32, 40})) << t;
     }
-    for (const auto& a : out.aux) EXPECT_TRUE(std::find(b.spec.aux_tasks.begin(), b.spec.aux_tasks.end(), a.task) != b.spec.aux_tasks.end()) << a.name;
+    // Deep supervision is supervised by a task of the model: an auxiliary one, or a main one
+    // (decoder-focused models' initial predictions of their main tasks).
+    std::vector<std::string> supervised = b.spec.tasks;
+    supervised.insert(supervised.end(), b.spec.aux_tasks.begin(), b.spec.aux_tasks.end());
+    for (const auto& a : out.aux) EXPECT_TRUE(std::find(supervised.begin(), supervised.end(), a.task) != supervised.end()) << a.name;
     if (m.separable_representation()) {
       ASSERT_TRUE(out.representation.is_shared());
       for (const auto& t : b.spec.tasks) {

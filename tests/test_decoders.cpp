@@ -359,8 +359,15 @@ TEST(Jtrl, TaskAttentionShapesGatesAndItsMaskFreeForm) {
     EXPECT_GT(gate.min().item<double>(), 0.0);
     EXPECT_LT(gate.max().item<double>(), 1.0);
   }
+  // Multiply-accumulates of the conv–deconv path on 8 × 8 (C = 8): strided convs out at 4 × 4
+  // and 2 × 2, transposed convs in at 2 × 2 and 4 × 4, 8 · 8 · 9 each per pixel.
+  {
+    MacCounter counter;
+    tam->attention->forward(torch::randn({1, 8, 8, 8}));
+    EXPECT_EQ(counter.macs(), (16 + 4 + 4 + 16) * 8 * 8 * 9);
+  }
   // g_M's last transposed convolution driven to −∞: M = 0 and the TAM is g_O([f_a; f_b]).
-  auto last = tam->attention->ptr<torch::nn::ConvTranspose2dImpl>(tam->attention->size() - 1);
+  auto last = tam->attention->ptr<ConvTranspose2dImpl>(tam->attention->size() - 1);
   last->weight.zero_();
   last->bias.fill_(-1e4);
   auto zero = tam->forward_all(a, b);

@@ -348,6 +348,29 @@ TEST(Training, CrossStitchAndNddrStartFromTheSingleTaskRuns) {
   EXPECT_EQ(summary["parameters"]["backbones"], 2);
 }
 
+TEST(Training, DecoderFocusedModelsTrainWithTheirDeepSupervisionAndAuxiliaryTasks) {
+  test::TempDir dir;
+  fs::path data = make_scenes(dir.path(), 8, 2, 2);
+  fs::path cfg = write_config(dir.path(), data, "semseg, depth");
+  for (const std::string arch : {"pad_net", "mti_net", "pap_net", "jtrl"}) {
+    TrainOptions o;
+    o.config = cfg;
+    o.overrides = {"model.architecture=" + arch, "model.head=hrnet", "backbone.name=hrnet_w18", "model.width=0.25", "train.epochs=1"};
+    // An auxiliary task (boundaries) only PAD-Net, MTI-Net and PAP-Net predict initially.
+    if (arch != "jtrl") o.overrides.push_back("tasks.aux=[edge]");
+    o.out = dir.path() / arch;
+    ASSERT_TRUE(train(o).finished) << arch;
+    std::vector<Json> log = read_log(o.out / "log.jsonl");
+    ASSERT_FALSE(log.empty()) << arch;
+    const Json& loss = log.back().at("train_loss");
+    // The balancer saw the auxiliary task's terms as a task of their own.
+    EXPECT_EQ(loss.contains("edge"), arch != "jtrl") << arch << ": " << loss.dump();
+    EXPECT_TRUE(loss.contains("semseg") && loss.contains("depth")) << arch;
+    EXPECT_TRUE(log.back().at("val").contains("depth")) << arch;
+    EXPECT_FALSE(log.back().at("val").contains("edge")) << arch << ": auxiliary tasks are not scored";
+  }
+}
+
 TEST(Training, LearningToBranchTrainsAndBranchWritesItsLearnedTree) {
   test::TempDir dir;
   fs::path data = make_scenes(dir.path(), 8, 2, 2);

@@ -43,6 +43,18 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
+torch::Tensor ConvTranspose2dImpl::forward(const torch::Tensor& x) {
+  const auto& o = options;
+  torch::Tensor y = torch::nn::ConvTranspose2dImpl::forward(x);
+  // A folded batch norm: the bias becomes folded_bias (the weight is already scaled).
+  if (folded_bias.defined()) y = y + (bias.defined() ? folded_bias - bias : folded_bias).view({1, -1, 1, 1});
+  if (g_counter) {
+    std::int64_t k = o.kernel_size()->at(0) * o.kernel_size()->at(1);
+    MacCounter::add(x.numel() * (o.out_channels() / o.groups()) * k);
+  }
+  return y;
+}
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::nn::LinearImpl::forward(x);
   if (g_counter) MacCounter::add(y.numel() * options.in_features());
@@ -79,6 +91,12 @@ BatchNorm2d batch_norm(std::int64_t channels, double momentum) { return BatchNor
 BatchNorm2d batch_norm(const Conv2d& input, double momentum) {
   BatchNorm2d bn(input->options.out_channels(), momentum, 1e-5);
   bn->input = input.ptr();
+  return bn;
+}
+
+BatchNorm2d batch_norm(const ConvTranspose2d& input, double momentum) {
+  BatchNorm2d bn(input->options.out_channels(), momentum, 1e-5);
+  bn->transposed_input = input.ptr();
   return bn;
 }
 

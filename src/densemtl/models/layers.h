@@ -46,6 +46,16 @@ class Conv2dImpl : public torch::nn::Conv2dImpl {
 };
 TORCH_MODULE(Conv2d);
 
+// A transposed convolution that counts its multiply-accumulates (input pixels × in × out/groups ×
+// kernel taps) and can take a folded batch norm, as Conv2d.
+class ConvTranspose2dImpl : public torch::nn::ConvTranspose2dImpl {
+ public:
+  using torch::nn::ConvTranspose2dImpl::ConvTranspose2dImpl;
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor folded_bias;
+};
+TORCH_MODULE(ConvTranspose2d);
+
 // Batch norm as nn.BatchNorm2d (same parameter and buffer names, same running-statistics update).
 // A batch norm built with batch_norm(conv) declares that it normalises exactly that
 // convolution's output, which nothing else reads; for inference it can then be folded into the
@@ -58,6 +68,7 @@ class BatchNorm2dImpl : public torch::nn::Module {
   double momentum, eps;
   bool folded = false;
   std::weak_ptr<Conv2dImpl> input;  // the convolution whose output this normalises, if declared
+  std::weak_ptr<ConvTranspose2dImpl> transposed_input;  // or the transposed convolution
 };
 TORCH_MODULE(BatchNorm2d);
 
@@ -73,6 +84,7 @@ Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t
 BatchNorm2d batch_norm(std::int64_t channels, double momentum = 0.1);
 // A batch norm of the output of `input` (its out_channels), declared foldable into it.
 BatchNorm2d batch_norm(const Conv2d& input, double momentum = 0.1);
+BatchNorm2d batch_norm(const ConvTranspose2d& input, double momentum = 0.1);
 // Channel count under the width option: max(1, round(channels * width)).
 std::int64_t scaled(std::int64_t channels, double width);
 

@@ -16,6 +16,10 @@ std::vector<std::string> initial_prediction_tasks(const ModelSpec& spec) {
   return tasks::canonical(all);
 }
 
+std::int64_t initial_feature_channels(const ModelSpec& spec) {
+  return BottleneckImpl::kExpansion * scaled(256 / BottleneckImpl::kExpansion, spec.head.width);
+}
+
 std::string accepts_hrnet_distillation(const ModelSpec& spec, const std::string& what) {
   if (spec.backbone.name != "hrnet_w18")
     return fmt::format("backbone.name: {} is built on HRNet-18's multi-scale features (hrnet_w18), got {}", spec.architecture,

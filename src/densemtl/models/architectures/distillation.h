@@ -17,6 +17,9 @@ namespace densemtl::models {
 // tasks.aux together, canonical order (the reference's AUXILARY_TASKS.NAMES, which includes the
 // main tasks).
 std::vector<std::string> initial_prediction_tasks(const ModelSpec& spec);
+// Channels of PAD-Net's (and PAP-Net's) initial task features: 256 in the reference, scaled by
+// model.width like every other channel count (a multiple of 4, the Bottlenecks' expansion).
+std::int64_t initial_feature_channels(const ModelSpec& spec);
 // accepts() of PAD-Net, MTI-Net and PAP-Net: an HRNet-18 trunk and at least two tasks to distil
 // between; "" when the spec has them.
 std::string accepts_hrnet_distillation(const ModelSpec& spec, const std::string& what);

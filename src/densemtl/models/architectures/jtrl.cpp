@@ -33,7 +33,7 @@ torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, bool relu 
 
 }  // namespace
 
-TaskAttentionImpl::TaskAttentionImpl(std::int64_t c) : channels_(c) {
+TaskAttentionImpl::TaskAttentionImpl(std::int64_t c) {
   balance = register_module("balance", conv_bn_relu(2 * c, c));
   balance->push_back(conv(c, c, 3, 1, 1, 1, /*bias=*/true));
   fuse = register_module("fuse", conv_bn_relu(c, c));
@@ -44,11 +44,12 @@ TaskAttentionImpl::TaskAttentionImpl(std::int64_t c) : channels_(c) {
     attention->push_back(batch_norm(down));
     attention->push_back(torch::nn::ReLU());
   }
-  namespace nn = torch::nn;
-  attention->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(c, c, 3).stride(2).padding(1).output_padding(1).bias(false)));
-  attention->push_back(BatchNorm2d(c));
-  attention->push_back(nn::ReLU());
-  attention->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(c, c, 3).stride(2).padding(1).output_padding(1)));
+  using Options = torch::nn::ConvTranspose2dOptions;
+  ConvTranspose2d up(Options(c, c, 3).stride(2).padding(1).output_padding(1).bias(false));
+  attention->push_back(up);
+  attention->push_back(batch_norm(up));
+  attention->push_back(torch::nn::ReLU());
+  attention->push_back(ConvTranspose2d(Options(c, c, 3).stride(2).padding(1).output_padding(1)));
   register_module("attention", attention);
   out = register_module("out", conv_bn_relu(2 * c, c));
 }
@@ -61,9 +62,6 @@ TaskAttentionImpl::Out TaskAttentionImpl::forward_all(const torch::Tensor& own, 
   // 4, crop back.
   const std::int64_t h = f.size(2), w = f.size(3), ph = (4 - h % 4) % 4, pw = (4 - w % 4) % 4;
   torch::Tensor padded = ph || pw ? torch::constant_pad_nd(f, {0, pw, 0, ph}) : f;
-  // The transposed convolutions' multiply-accumulates (Conv2d counts its own).
-  const std::int64_t quarter = (h + ph) / 4 * ((w + pw) / 4);
-  MacCounter::add(f.size(0) * channels_ * channels_ * 9 * (quarter + 4 * quarter));
   o.mask = torch::sigmoid(attention->forward(padded)).slice(2, 0, h).slice(3, 0, w);
   o.output = out->forward(torch::cat({(1 + o.mask) * own, (1 + o.mask) * other}, 1));
   return o;

@@ -21,9 +21,6 @@ class TaskAttentionImpl : public torch::nn::Module {
   Out forward_all(const torch::Tensor& own, const torch::Tensor& other);
   torch::Tensor forward(const torch::Tensor& own, const torch::Tensor& other) { return forward_all(own, other).output; }
   torch::nn::Sequential balance{nullptr}, fuse{nullptr}, attention{nullptr}, out{nullptr};
-
- private:
-  std::int64_t channels_;
 };
 TORCH_MODULE(TaskAttention);
 

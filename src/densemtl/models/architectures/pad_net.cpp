@@ -16,9 +16,9 @@
 namespace densemtl::models {
 
 PadNetImpl::PadNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/true) {
-  constexpr std::int64_t kChannels = 256;
+  const std::int64_t feature_channels = initial_feature_channels(spec);
   initial = register_module("initial_task_prediction_heads",
-                            InitialPredictions(initial_, fuse->channels, kChannels, spec.outputs));
+                            InitialPredictions(initial_, fuse->channels, feature_channels, spec.outputs));
   for (const auto& a : initial_) {
     // A task's initial features also feed the other tasks' distillation.
     declare("initial_task_prediction_heads.layers." + a, initial->layers.at(a).ptr(), Component::Other,
@@ -26,12 +26,12 @@ PadNetImpl::PadNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
     declare("initial_task_prediction_heads.conv_out." + a, initial->conv_out.at(a).ptr(), Component::Other,
             ParameterGroup::of_task(a));
   }
-  distillation = register_module("multi_modal_distillation", Distillation(spec.tasks, initial_, kChannels));
+  distillation = register_module("multi_modal_distillation", Distillation(spec.tasks, initial_, feature_channels));
   declare("multi_modal_distillation", distillation.ptr(), Component::Other, ParameterGroup::cross_task());
   auto dict = register_module("heads", torch::nn::ModuleDict());
   for (const auto& t : spec.tasks) {
-    torch::nn::Sequential head = bottleneck_pair(kChannels, kChannels);
-    head->push_back(conv(kChannels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
+    torch::nn::Sequential head = bottleneck_pair(feature_channels, feature_channels);
+    head->push_back(conv(feature_channels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
     add_module(*dict, t, head.ptr());
     declare("heads." + t, head.ptr(), Component::Head, ParameterGroup::of_task(t));
     heads.emplace(t, head);

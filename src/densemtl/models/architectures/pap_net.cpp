@@ -82,11 +82,8 @@ torch::Tensor diffuse(const Affinities& m, const torch::Tensor& alpha, const tor
 
 namespace densemtl::models {
 
-namespace {
-constexpr std::int64_t kChannels = 256;  // the initial heads' features (PAD-Net's)
-}  // namespace
-
 PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/true) {
+  const std::int64_t feature_channels = initial_feature_channels(spec);  // the initial heads' features
   const config::View o = options();
   resolution_ = o.get_int("resolution");
   embedding_channels_ = o.get_int("embedding_channels");
@@ -97,7 +94,7 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   if (factorised_ && normalisation_ != pap::Normalisation::RowSum)
     fail("model.pap_net.affinity_impl: factorised needs normalisation: row_sum (row_softmax has no factorised form)");
 
-  initial = register_module("initial_task_prediction_heads", InitialPredictions(initial_, fuse->channels, kChannels, spec.outputs));
+  initial = register_module("initial_task_prediction_heads", InitialPredictions(initial_, fuse->channels, feature_channels, spec.outputs));
   for (const auto& j : initial_) {
     declare("initial_task_prediction_heads.layers." + j, initial->layers.at(j).ptr(), Component::Other,
             ParameterGroup::of_task(j, /*exclusive=*/false));
@@ -105,7 +102,7 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   }
   auto embeddings = register_module("embedding", torch::nn::ModuleDict());
   for (const auto& j : initial_) {
-    Conv2d e = conv(kChannels, embedding_channels_, 1, 1, 0, 1, /*bias=*/true);
+    Conv2d e = conv(feature_channels, embedding_channels_, 1, 1, 0, 1, /*bias=*/true);
     add_module(*embeddings, j, e.ptr());
     embedding.emplace(j, e);
     // Every task's affinity enters every main task's propagation.
@@ -120,13 +117,13 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   auto rec = register_module("reconstruction", torch::nn::ModuleDict());
   for (const auto& t : spec.tasks) {
     torch::nn::Sequential r;
-    Conv2d merge = conv(kChannels + embedding_channels_, kChannels, 1);
+    Conv2d merge = conv(feature_channels + embedding_channels_, feature_channels, 1);
     r->push_back(merge);
     r->push_back(batch_norm(merge));
     r->push_back(torch::nn::ReLU());
-    torch::nn::Sequential refine = bottleneck_pair(kChannels, kChannels);
+    torch::nn::Sequential refine = bottleneck_pair(feature_channels, feature_channels);
     for (const auto& m : *refine) r->push_back(m);
-    r->push_back(conv(kChannels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
+    r->push_back(conv(feature_channels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
     add_module(*rec, t, r.ptr());
     declare("reconstruction." + t, r.ptr(), Component::Head, ParameterGroup::of_task(t));
     reconstruction.emplace(t, r);
