@@ -1,7 +1,5 @@
 #include "densemtl/models/architectures/distillation.h"
 
-#include <algorithm>
-
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/tasks/registry.h"
@@ -11,9 +9,7 @@ namespace densemtl::models {
 std::vector<std::string> initial_prediction_tasks(const ModelSpec& spec) {
   std::vector<std::string> all = spec.tasks;
   all.insert(all.end(), spec.aux_tasks.begin(), spec.aux_tasks.end());
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  return tasks::canonical(all);
+  return tasks::canonical(all);  // each once, canonical order
 }
 
 std::int64_t initial_feature_channels(const ModelSpec& spec) {

@@ -19,7 +19,7 @@
 
 namespace densemtl::models {
 
-FPMImpl::FPMImpl(const std::vector<std::string>& tasks, std::int64_t channels) : tasks_(tasks), channels_(channels) {
+FPMImpl::FPMImpl(const std::vector<std::string>& tasks, std::int64_t channels) : tasks_(tasks) {
   const std::int64_t shared = static_cast<std::int64_t>(tasks.size()) * channels;
   non_linear = register_module("non_linear", basic_pair(shared, shared / 4));
   non_linear->push_back(conv(shared / 4, shared, 1, 1, 0, 1, /*bias=*/true));

@@ -19,7 +19,6 @@ class FPMImpl : public torch::nn::Module {
 
  private:
   std::vector<std::string> tasks_;
-  std::int64_t channels_;
 };
 TORCH_MODULE(FPM);
 
