@@ -11,6 +11,7 @@
 #include "densemtl/models/build.h"
 #include "densemtl/train/branching.h"
 #include "densemtl/train/experiment.h"
+#include "model_util.h"
 #include "test_util.h"
 
 namespace densemtl {
@@ -24,22 +25,7 @@ const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 40}, {"depth", 
 
 // A model spec on a quarter-width ResNet-18; `tree` (config entries) set through an experiment config.
 models::ModelSpec spec(const std::string& arch, const std::vector<std::string>& tasks, const std::vector<std::string>& tree = {}) {
-  models::ModelSpec s;
-  s.architecture = arch;
-  s.backbone.name = "resnet18";
-  s.backbone.width = 0.25;
-  s.head.name = "deeplab";
-  s.head.width = 0.25;
-  s.tasks = tasks;
-  for (const auto& t : tasks) s.outputs[t] = kOutputs.at(t);
-  if (!tree.empty()) {
-    std::string yaml = "data: {dataset: synthetic, root: none}\ntasks: {main: [" + join(tasks, ", ") +
-                       "]}\nmodel:\n  architecture: branched\n  head: deeplab\n  branched:\n    tree:\n";
-    for (const auto& e : tree) yaml += "      - \"" + e + "\"\n";
-    yaml += "backbone: {name: resnet18}\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n";
-    s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
-  }
-  return s;
+  return test::model_spec(arch, "resnet18", tasks, kOutputs, tree.empty() ? "" : "{tree: [\"" + join(tree, "\", \"") + "\"]}", {}, 0.25);
 }
 
 Tree tree(const std::vector<std::string>& entries, const std::vector<std::string>& tasks = kTasks) {

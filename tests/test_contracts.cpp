@@ -18,6 +18,7 @@
 #include "densemtl/train/optim.h"
 #include "densemtl/train/step.h"
 #include "balancer_util.h"
+#include "model_util.h"
 #include "test_util.h"
 
 namespace densemtl {
@@ -29,17 +30,7 @@ const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 5}, {"human_par
 
 models::ModelSpec spec_for(const std::string& arch, const std::string& backbone, const std::vector<std::string>& main,
                            const std::vector<std::string>& aux, double width) {
-  models::ModelSpec s;
-  s.architecture = arch;
-  s.backbone.name = backbone;
-  s.backbone.width = width;
-  s.head.name = backbone == "hrnet_w18" ? "hrnet" : "deeplab";
-  s.head.width = width;
-  s.tasks = tasks::canonical(main);
-  s.aux_tasks = tasks::canonical(aux);
-  for (const auto& t : s.tasks) s.outputs[t] = kOutputs.at(t);
-  for (const auto& t : s.aux_tasks) s.outputs[t] = kOutputs.at(t);
-  return s;
+  return test::model_spec(arch, backbone, tasks::canonical(main), kOutputs, "", tasks::canonical(aux), width);
 }
 
 // Candidate task sets: every single task, a pair, four tasks, all six; without and with the

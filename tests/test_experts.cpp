@@ -7,6 +7,7 @@
 
 #include "densemtl/models/build.h"
 #include "densemtl/train/experiment.h"
+#include "model_util.h"
 #include "test_util.h"
 
 namespace densemtl::models {
@@ -16,21 +17,7 @@ namespace {
 const std::map<std::string, std::int64_t> kOutputs = {{"semseg", 40}, {"depth", 1}, {"normals", 3}};
 
 ModelSpec spec(const std::string& arch, const std::vector<std::string>& tasks, const std::string& options = "") {
-  ModelSpec s;
-  s.architecture = arch;
-  s.backbone.name = "resnet18";
-  s.backbone.width = 0.25;
-  s.head.name = "deeplab";
-  s.head.width = 0.25;
-  s.tasks = tasks;
-  for (const auto& t : tasks) s.outputs[t] = kOutputs.at(t);
-  if (!options.empty()) {
-    std::string yaml = "data: {dataset: synthetic, root: none}\ntasks: {main: [" + join(tasks, ", ") + "]}\nmodel:\n  architecture: " +
-                       arch + "\n  head: deeplab\n  " + arch + ": " + options +
-                       "\nbackbone: {name: resnet18}\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n";
-    s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
-  }
-  return s;
+  return test::model_spec(arch, "resnet18", tasks, kOutputs, options, {}, 0.25);
 }
 
 std::shared_ptr<BackboneImpl> expert(ArchitectureImpl& model, const std::string& path) {

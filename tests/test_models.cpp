@@ -12,6 +12,7 @@
 #include "densemtl/models/inference.h"
 #include "densemtl/models/torch_file.h"
 #include "densemtl/train/experiment.h"
+#include "model_util.h"
 #include "test_util.h"
 
 namespace densemtl::models {
@@ -23,15 +24,7 @@ const std::map<std::string, std::int64_t> kPascal = {{"semseg", 21}, {"human_par
 
 ModelSpec spec(const std::string& arch, const std::string& backbone, std::vector<std::string> tasks,
                const std::map<std::string, std::int64_t>& outputs, double width = 1.0) {
-  ModelSpec s;
-  s.architecture = arch;
-  s.backbone.name = backbone;
-  s.backbone.width = width;
-  s.head.name = backbone == "hrnet_w18" ? "hrnet" : "deeplab";
-  s.head.width = width;
-  s.tasks = std::move(tasks);
-  for (const auto& t : s.tasks) s.outputs[t] = outputs.at(t);
-  return s;
+  return test::model_spec(arch, backbone, tasks, outputs, "", {}, width);
 }
 
 // `s` with auxiliary tasks (decoder-focused models' +edges_normals configs).
@@ -157,11 +150,7 @@ namespace {
 
 // An experiment config whose model.<architecture> section sets `options` (YAML lines).
 ModelSpec with_options(ModelSpec s, const std::string& options) {
-  std::string yaml = "data: {dataset: synthetic, root: none}\ntasks: {main: [semseg, depth]}\n"
-                     "model:\n  architecture: " + s.architecture + "\n  head: deeplab\n  " + s.architecture + ": " + options + "\n"
-                     "backbone: {name: resnet18}\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 1}\n";
-  s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
-  return s;
+  return test::model_spec(s.architecture, s.backbone.name, s.tasks, s.outputs, options, s.aux_tasks, s.backbone.width);
 }
 
 void copy_single_task(ArchitectureImpl& into, const std::map<std::string, Architecture>& from) {

@@ -112,25 +112,29 @@ torch::nn::Sequential basic_pair(std::int64_t in, std::int64_t out) {
   return s;
 }
 
-InitialPredictionsImpl::InitialPredictionsImpl(const std::vector<std::string>& tasks, std::int64_t in, std::int64_t channels,
-                                               const std::map<std::string, std::int64_t>& outputs) {
-  auto layers_dict = register_module("layers", torch::nn::ModuleDict());
-  auto conv_dict = register_module("conv_out", torch::nn::ModuleDict());
+TaskPredictionsImpl::TaskPredictionsImpl(const std::vector<std::string>& tasks, Blocks blocks, const std::string& refinement_name_,
+                                         const std::string& decoder_name_, std::int64_t in, std::int64_t channels,
+                                         const std::map<std::string, std::int64_t>& outputs)
+    : refinement_name(refinement_name_), decoder_name(decoder_name_) {
+  auto refinement_dict = register_module(refinement_name, torch::nn::ModuleDict());
+  auto decoder_dict = register_module(decoder_name, torch::nn::ModuleDict());
   for (const auto& t : tasks) {
-    torch::nn::Sequential layer = bottleneck_pair(in, channels);
-    add_module(*layers_dict, t, layer.ptr());
-    layers.emplace(t, layer);
-    Conv2d out = conv(channels, outputs.at(t), 1, 1, 0, 1, /*bias=*/true);
-    add_module(*conv_dict, t, out.ptr());
-    conv_out.emplace(t, out);
+    torch::nn::Sequential r = blocks == Blocks::Bottleneck ? bottleneck_pair(in, channels) : basic_pair(in, channels);
+    add_module(*refinement_dict, t, r.ptr());
+    refinement.emplace(t, r);
+    Conv2d d = conv(channels, outputs.at(t), 1, 1, 0, 1, /*bias=*/true);
+    add_module(*decoder_dict, t, d.ptr());
+    decoder.emplace(t, d);
   }
 }
 
-InitialPredictionsImpl::Out InitialPredictionsImpl::forward(const torch::Tensor& x) {
+TaskPredictionsImpl::Out TaskPredictionsImpl::forward(const torch::Tensor& x, const std::map<std::string, torch::Tensor>* previous) {
   Out out;
-  for (auto& [t, layer] : layers) {
-    out.features[t] = layer->forward(x);
-    out.predictions[t] = conv_out.at(t)(out.features[t]);
+  for (auto& [t, r] : refinement) {
+    torch::Tensor in = x;
+    if (previous) in = torch::cat({x, upsample(previous->at(t), x.size(2), x.size(3))}, 1);
+    out.features[t] = r->forward(in);
+    out.predictions[t] = decoder.at(t)(out.features[t]);
   }
   return out;
 }
@@ -149,6 +153,29 @@ HRNetDecoderImpl::HRNetDecoderImpl(const ModelSpec& spec, bool with_fuse)
   fuse = HRNetFuse(hrnet->out_channels());
   holder->set(1, fuse.ptr());
   declare("backbone.1", fuse.ptr(), Component::Backbone, ParameterGroup::shared());
+}
+
+void HRNetDecoderImpl::declare_task_predictions(const std::string& path, const TaskPredictions& p) {
+  for (const auto& [t, r] : p->refinement)
+    declare(path + "." + p->refinement_name + "." + t, r.ptr(), Component::Other, ParameterGroup::of_task(t, /*exclusive=*/false));
+  for (const auto& [t, d] : p->decoder)
+    declare(path + "." + p->decoder_name + "." + t, d.ptr(), Component::Other, ParameterGroup::of_task(t));
+}
+
+void HRNetDecoderImpl::add_initial_predictions() {
+  initial = register_module("initial_task_prediction_heads",
+                            TaskPredictions(initial_, TaskPredictionsImpl::Blocks::Bottleneck, "layers", "conv_out", fuse->channels,
+                                            initial_feature_channels(spec_), spec_.outputs));
+  declare_task_predictions("initial_task_prediction_heads", initial);
+}
+
+TaskPredictionsImpl::Out HRNetDecoderImpl::predict_initial(const torch::Tensor& image, ModelOutput& out) {
+  torch::Tensor fused;
+  trunk(image, &fused);
+  out.representation = share({fused});
+  TaskPredictionsImpl::Out x = initial->forward(fused);
+  for (const auto& t : initial_) out.aux.push_back({"initial_" + t, t, x.predictions.at(t)});
+  return x;
 }
 
 Features HRNetDecoderImpl::trunk(const torch::Tensor& image, torch::Tensor* fused) {

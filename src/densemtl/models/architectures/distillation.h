@@ -76,21 +76,26 @@ torch::nn::Sequential bottleneck_pair(std::int64_t in, std::int64_t out);
 // Two BasicBlocks: in → out (projection shortcut when in ≠ out) → out (MTI-Net's refinement).
 torch::nn::Sequential basic_pair(std::int64_t in, std::int64_t out);
 
-// PAD-Net's initial task predictions on one feature map: per task two Bottlenecks (features,
-// 256 channels) and a conv1x1 with bias to the task's outputs. Names layers.<t>, conv_out.<t>.
-class InitialPredictionsImpl : public torch::nn::Module {
+// Initial task predictions on one feature map: per task a refinement (two Bottlenecks to
+// `channels`, PAD-Net; two BasicBlocks, MTI-Net) gives the task's features, and a conv1x1 with bias
+// its prediction. At MTI-Net's finer scales the input is the map concatenated with the task's
+// propagated features from the coarser scale, upsampled. Names <refinement>.<t>, <decoder>.<t>:
+// PAD-Net's layers / conv_out, MTI-Net's refinement / decoders.
+class TaskPredictionsImpl : public torch::nn::Module {
  public:
-  InitialPredictionsImpl(const std::vector<std::string>& tasks, std::int64_t in, std::int64_t channels,
-                         const std::map<std::string, std::int64_t>& outputs);
-  // Per task: features (key "features_<t>" in the reference) and prediction.
+  enum class Blocks { Bottleneck, Basic };
+  TaskPredictionsImpl(const std::vector<std::string>& tasks, Blocks blocks, const std::string& refinement_name,
+                      const std::string& decoder_name, std::int64_t in, std::int64_t channels,
+                      const std::map<std::string, std::int64_t>& outputs);
   struct Out {
-    std::map<std::string, torch::Tensor> features, predictions;
+    std::map<std::string, torch::Tensor> features, predictions;  // per task
   };
-  Out forward(const torch::Tensor& x);
-  std::map<std::string, torch::nn::Sequential> layers;
-  std::map<std::string, Conv2d> conv_out;
+  Out forward(const torch::Tensor& x, const std::map<std::string, torch::Tensor>* previous = nullptr);
+  std::string refinement_name, decoder_name;
+  std::map<std::string, torch::nn::Sequential> refinement;
+  std::map<std::string, Conv2d> decoder;
 };
-TORCH_MODULE(InitialPredictions);
+TORCH_MODULE(TaskPredictions);
 
 // The base of the decoder-focused models on HRNet: the trunk `backbone`, the HRNet itself or,
 // with the fuse layer, the reference's Sequential(hrnet, HighResolutionFuse): backbone.0 the
@@ -102,10 +107,20 @@ class HRNetDecoderImpl : public ArchitectureImpl {
   bool separable_representation() const override { return false; }
   std::shared_ptr<BackboneImpl> hrnet;
   HRNetFuse fuse{nullptr};  // null without the fuse layer
+  // PAD-Net's (and PAP-Net's) initial predictions on the fused map; null in MTI-Net.
+  TaskPredictions initial{nullptr};
 
  protected:
   // The HRNet's four maps and, with the fuse layer, the fused map (else undefined).
   Features trunk(const torch::Tensor& image, torch::Tensor* fused);
+  // Declares a task-predictions module registered at `path`: a task's refinement feeds the other
+  // tasks too, its decoder only its own loss.
+  void declare_task_predictions(const std::string& path, const TaskPredictions& p);
+  // Registers and declares `initial` (initial_task_prediction_heads, initial_feature_channels(spec)).
+  void add_initial_predictions();
+  // The trunk and the initial predictions on the fused map: sets out.representation and adds the
+  // deep supervision initial_<t> of every initial-prediction task.
+  TaskPredictionsImpl::Out predict_initial(const torch::Tensor& image, ModelOutput& out);
   std::vector<std::string> initial_;  // initial_prediction_tasks(spec)
 };
 

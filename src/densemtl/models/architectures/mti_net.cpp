@@ -51,31 +51,6 @@ std::map<std::string, torch::Tensor> FPMImpl::forward(const std::map<std::string
   return out;
 }
 
-ScalePredictionsImpl::ScalePredictionsImpl(const std::vector<std::string>& tasks, std::int64_t in, std::int64_t channels,
-                                           const std::map<std::string, std::int64_t>& outputs) {
-  auto refinement_dict = register_module("refinement", torch::nn::ModuleDict());
-  auto decoders_dict = register_module("decoders", torch::nn::ModuleDict());
-  for (const auto& t : tasks) {
-    torch::nn::Sequential r = basic_pair(in, channels);
-    add_module(*refinement_dict, t, r.ptr());
-    refinement.emplace(t, r);
-    Conv2d d = conv(channels, outputs.at(t), 1, 1, 0, 1, /*bias=*/true);
-    add_module(*decoders_dict, t, d.ptr());
-    decoders.emplace(t, d);
-  }
-}
-
-InitialPredictionsImpl::Out ScalePredictionsImpl::forward(const torch::Tensor& x, const std::map<std::string, torch::Tensor>* previous) {
-  InitialPredictionsImpl::Out out;
-  for (auto& [t, r] : refinement) {
-    torch::Tensor in = x;
-    if (previous) in = torch::cat({x, upsample(previous->at(t), x.size(2), x.size(3))}, 1);
-    out.features[t] = r->forward(in);
-    out.predictions[t] = decoders.at(t)(out.features[t]);
-  }
-  return out;
-}
-
 MtiNetImpl::MtiNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/false) {
   const std::vector<std::int64_t> c = hrnet->out_channels();
   if (c.size() != kScales) fail("internal: mti_net needs a backbone with {} scales", kScales);
@@ -86,11 +61,9 @@ MtiNetImpl::MtiNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   }
   for (std::size_t s = 0; s < kScales; ++s) {
     const std::string name = "scale_" + std::to_string(s);
-    scale[s] = register_module(name, ScalePredictions(initial_, s + 1 < kScales ? c[s] + c[s + 1] : c[s], c[s], spec.outputs));
-    for (const auto& t : initial_) {
-      declare(name + ".refinement." + t, scale[s]->refinement.at(t).ptr(), Component::Other, ParameterGroup::of_task(t, false));
-      declare(name + ".decoders." + t, scale[s]->decoders.at(t).ptr(), Component::Other, ParameterGroup::of_task(t));
-    }
+    scale[s] = register_module(name, TaskPredictions(initial_, TaskPredictionsImpl::Blocks::Basic, "refinement", "decoders",
+                                                     s + 1 < kScales ? c[s] + c[s + 1] : c[s], c[s], spec.outputs));
+    declare_task_predictions(name, scale[s]);
   }
   for (std::size_t s = 0; s < kScales; ++s) {
     const std::string name = "distillation_scale_" + std::to_string(s);
@@ -104,7 +77,7 @@ ModelOutput MtiNetImpl::forward(const torch::Tensor& image) {
   Features x = trunk(image, nullptr);
   ModelOutput out;
   out.representation = share(x);
-  InitialPredictionsImpl::Out f[kScales];
+  TaskPredictionsImpl::Out f[kScales];
   std::map<std::string, torch::Tensor> propagated;
   for (std::size_t s = kScales; s-- > 0;) {
     f[s] = scale[s]->forward(x[s], s + 1 < kScales ? &propagated : nullptr);

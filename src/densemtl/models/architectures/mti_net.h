@@ -22,18 +22,6 @@ class FPMImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FPM);
 
-// Initial task predictions at one scale (names refinement.<t>, decoders.<t>): the scale's
-// features, with the previous scale's propagated features of the task upsampled and concatenated.
-class ScalePredictionsImpl : public torch::nn::Module {
- public:
-  ScalePredictionsImpl(const std::vector<std::string>& tasks, std::int64_t in, std::int64_t channels,
-                       const std::map<std::string, std::int64_t>& outputs);
-  InitialPredictionsImpl::Out forward(const torch::Tensor& x, const std::map<std::string, torch::Tensor>* previous);
-  std::map<std::string, torch::nn::Sequential> refinement;
-  std::map<std::string, Conv2d> decoders;
-};
-TORCH_MODULE(ScalePredictions);
-
 class MtiNetImpl : public HRNetDecoderImpl {
  public:
   static constexpr std::size_t kScales = 4;
@@ -41,7 +29,7 @@ class MtiNetImpl : public HRNetDecoderImpl {
   ModelOutput forward(const torch::Tensor& image) override;
 
   FPM fpm[kScales] = {nullptr, nullptr, nullptr, nullptr};  // scales 1..3
-  ScalePredictions scale[kScales] = {nullptr, nullptr, nullptr, nullptr};
+  TaskPredictions scale[kScales] = {nullptr, nullptr, nullptr, nullptr};
   Distillation distillation[kScales] = {nullptr, nullptr, nullptr, nullptr};
   std::map<std::string, std::shared_ptr<HeadImpl>> heads;
 };

@@ -16,22 +16,14 @@
 namespace densemtl::models {
 
 PadNetImpl::PadNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/true) {
-  const std::int64_t feature_channels = initial_feature_channels(spec);
-  initial = register_module("initial_task_prediction_heads",
-                            InitialPredictions(initial_, fuse->channels, feature_channels, spec.outputs));
-  for (const auto& a : initial_) {
-    // A task's initial features also feed the other tasks' distillation.
-    declare("initial_task_prediction_heads.layers." + a, initial->layers.at(a).ptr(), Component::Other,
-            ParameterGroup::of_task(a, /*exclusive=*/false));
-    declare("initial_task_prediction_heads.conv_out." + a, initial->conv_out.at(a).ptr(), Component::Other,
-            ParameterGroup::of_task(a));
-  }
-  distillation = register_module("multi_modal_distillation", Distillation(spec.tasks, initial_, feature_channels));
+  const std::int64_t channels = initial_feature_channels(spec);
+  add_initial_predictions();
+  distillation = register_module("multi_modal_distillation", Distillation(spec.tasks, initial_, channels));
   declare("multi_modal_distillation", distillation.ptr(), Component::Other, ParameterGroup::cross_task());
   auto dict = register_module("heads", torch::nn::ModuleDict());
   for (const auto& t : spec.tasks) {
-    torch::nn::Sequential head = bottleneck_pair(feature_channels, feature_channels);
-    head->push_back(conv(feature_channels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
+    torch::nn::Sequential head = bottleneck_pair(channels, channels);
+    head->push_back(conv(channels, spec.outputs.at(t), 1, 1, 0, 1, /*bias=*/true));
     add_module(*dict, t, head.ptr());
     declare("heads." + t, head.ptr(), Component::Head, ParameterGroup::of_task(t));
     heads.emplace(t, head);
@@ -39,13 +31,8 @@ PadNetImpl::PadNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
 }
 
 ModelOutput PadNetImpl::forward(const torch::Tensor& image) {
-  torch::Tensor fused;
-  trunk(image, &fused);
   ModelOutput out;
-  out.representation = share({fused});
-  InitialPredictionsImpl::Out x = initial->forward(fused);
-  for (const auto& a : initial_) out.aux.push_back({"initial_" + a, a, x.predictions.at(a)});
-  std::map<std::string, torch::Tensor> d = distillation->forward(x.features);
+  std::map<std::string, torch::Tensor> d = distillation->forward(predict_initial(image, out).features);
   for (const auto& t : spec_.tasks) out.tasks[t] = upsample(heads.at(t)->forward(d.at(t)), image.size(2), image.size(3));
   return out;
 }

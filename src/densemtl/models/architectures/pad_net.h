@@ -10,7 +10,6 @@ class PadNetImpl : public HRNetDecoderImpl {
   explicit PadNetImpl(const ModelSpec& spec);
   ModelOutput forward(const torch::Tensor& image) override;
 
-  InitialPredictions initial{nullptr};
   Distillation distillation{nullptr};
   std::map<std::string, torch::nn::Sequential> heads;
 };

@@ -94,12 +94,7 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   if (factorised_ && normalisation_ != pap::Normalisation::RowSum)
     fail("model.pap_net.affinity_impl: factorised needs normalisation: row_sum (row_softmax has no factorised form)");
 
-  initial = register_module("initial_task_prediction_heads", InitialPredictions(initial_, fuse->channels, feature_channels, spec.outputs));
-  for (const auto& j : initial_) {
-    declare("initial_task_prediction_heads.layers." + j, initial->layers.at(j).ptr(), Component::Other,
-            ParameterGroup::of_task(j, /*exclusive=*/false));
-    declare("initial_task_prediction_heads.conv_out." + j, initial->conv_out.at(j).ptr(), Component::Other, ParameterGroup::of_task(j));
-  }
+  add_initial_predictions();
   auto embeddings = register_module("embedding", torch::nn::ModuleDict());
   for (const auto& j : initial_) {
     Conv2d e = conv(feature_channels, embedding_channels_, 1, 1, 0, 1, /*bias=*/true);
@@ -133,12 +128,8 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
 torch::Tensor PapNetImpl::alpha() const { return torch::softmax(combination, 1); }
 
 ModelOutput PapNetImpl::forward(const torch::Tensor& image) {
-  torch::Tensor fused;
-  trunk(image, &fused);
   ModelOutput out;
-  out.representation = share({fused});
-  InitialPredictionsImpl::Out x = initial->forward(fused);
-  for (const auto& j : initial_) out.aux.push_back({"initial_" + j, j, x.predictions.at(j)});
+  TaskPredictionsImpl::Out x = predict_initial(image, out);
 
   // Embeddings at the propagation resolution, as B × N × C_a.
   const std::int64_t b = image.size(0);

@@ -49,7 +49,6 @@ class PapNetImpl : public HRNetDecoderImpl {
   // tasks (columns).
   torch::Tensor alpha() const;
 
-  InitialPredictions initial{nullptr};
   std::map<std::string, Conv2d> embedding;                  // φ_t, conv1x1 256 → C_a
   torch::Tensor combination;                                // w: T_main × T_initial
   std::map<std::string, torch::nn::Sequential> reconstruction;
