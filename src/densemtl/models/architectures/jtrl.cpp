@@ -22,12 +22,13 @@ namespace {
 
 const std::string kDepth = "depth", kSemseg = "semseg";
 
-torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, bool relu = true) {
+// conv3x3 + BN + ReLU (names 0, 1).
+torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out) {
   torch::nn::Sequential s;
   Conv2d c = conv(in, out, 3, 1, 1);
   s->push_back(c);
   s->push_back(batch_norm(c));
-  if (relu) s->push_back(torch::nn::ReLU());
+  s->push_back(torch::nn::ReLU());
   return s;
 }
 
@@ -73,9 +74,7 @@ JtrlImpl::JtrlImpl(const ModelSpec& spec) : ArchitectureImpl(spec) {
   const std::int64_t c = o.get_int("channels");
   hrnet_ = register_module("backbone", make_backbone(spec.backbone));
   declare("backbone", hrnet_, Component::Backbone, ParameterGroup::shared());
-  const std::vector<std::int64_t> enc = hrnet_->out_channels();
-  if (slices_ > static_cast<int>(enc.size()))
-    fail("model.jtrl.slices: at most {} (one per HRNet branch), got {}", enc.size(), slices_);
+  const std::vector<std::int64_t> enc = hrnet_->out_channels();  // 4 branches; model.jtrl.slices is at most 4
   auto initial = register_module("initial_state", torch::nn::ModuleDict());
   for (const auto& t : {kDepth, kSemseg}) {
     torch::nn::Sequential state = conv_bn_relu(enc.back(), c);

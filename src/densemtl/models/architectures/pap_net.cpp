@@ -90,9 +90,7 @@ PapNetImpl::PapNetImpl(const ModelSpec& spec) : HRNetDecoderImpl(spec, /*fuse=*/
   steps_ = static_cast<int>(o.get_int("steps"));
   beta_ = o.get_float("beta");
   normalisation_ = pap::parse_normalisation(o.get_string("normalisation"));
-  factorised_ = o.get_string("affinity_impl") == "factorised";
-  if (factorised_ && normalisation_ != pap::Normalisation::RowSum)
-    fail("model.pap_net.affinity_impl: factorised needs normalisation: row_sum (row_softmax has no factorised form)");
+  factorised_ = o.get_string("affinity_impl") == "factorised";  // with row_sum: accepts() checked it
 
   add_initial_predictions();
   auto embeddings = register_module("embedding", torch::nn::ModuleDict());
@@ -168,8 +166,9 @@ std::string accepts(const ModelSpec& spec) {
   std::string why = accepts_hrnet_distillation(spec, "propagates affinities across tasks");
   if (!why.empty() || !spec.config) return why;
   const std::string section = "model.pap_net";
-  if (spec.config->has(section) && config::View(*spec.config, section).get_string("affinity_impl") == "factorised" &&
-      config::View(*spec.config, section).get_string("normalisation") != "row_sum")
+  if (!spec.config->has(section)) return "";
+  const config::View o(*spec.config, section);
+  if (o.get_string("affinity_impl") == "factorised" && o.get_string("normalisation") != "row_sum")
     return "model.pap_net.affinity_impl: factorised needs normalisation: row_sum (row_softmax has no factorised form)";
   return "";
 }
