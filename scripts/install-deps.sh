@@ -10,6 +10,9 @@ packages=(
   # LibTorch (CPU) and the BLAS it must use: the OpenMP build of OpenBLAS (the pthread build fights
   # LibTorch's OpenMP pool; the reference BLAS is 3x slower at batch 1)
   libtorch-dev libopenblas0-openmp
+  # Gloo's headers: LibTorch's c10d process group includes them (multi-process training), and
+  # libtorch-dev does not depend on them
+  libgloo-dev
   # image I/O and resizing, YAML configs, JSON, MATLAB .mat files, command line, logging
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libyaml-cpp-dev nlohmann-json3-dev libmatio-dev libcli11-dev libfmt-dev libspdlog-dev

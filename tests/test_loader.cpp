@@ -137,4 +137,51 @@ TEST(Loader, AWorkersErrorReachesTheConsumerNamingTheFile) {
   }, {"images/1002.jpg"});
 }
 
+TEST(Loader, ShardsSplitEveryBatchIntoTheOneProcessBatchOrDealOutWholeBatches) {
+  Scenes s;
+  std::vector<std::string> tasks = {"semseg", "depth"};
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.shuffle = true;
+  o.seed = 7;
+  o.workers = 0;
+  o.drop_last = true;
+  Loader whole(*s.ds, s.ds->ids("train"), tasks, Pipeline(train_options(), true), o);
+  std::vector<std::vector<Batch>> parts;
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions p = o;
+    p.shards = 2;
+    p.shard = r;
+    Loader shard(*s.ds, s.ds->ids("train"), tasks, Pipeline(train_options(), true), p);
+    EXPECT_EQ(shard.batches_per_epoch(), whole.batches_per_epoch());
+    parts.push_back(epoch(shard, 3));
+  }
+  auto a = epoch(whole, 3);
+  ASSERT_EQ(a.size(), 2u);  // 10 images, batches of 4, the last 2 dropped
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    // Rank 0's half, then rank 1's: the same images, order and augmentation draws.
+    std::vector<std::string> ids = parts[0][i].ids;
+    ids.insert(ids.end(), parts[1][i].ids.begin(), parts[1][i].ids.end());
+    EXPECT_EQ(ids, a[i].ids);
+    EXPECT_TRUE(torch::equal(torch::cat({parts[0][i].image, parts[1][i].image}), a[i].image));
+    for (const auto& t : tasks) EXPECT_TRUE(torch::equal(torch::cat({parts[0][i].labels[t], parts[1][i].labels[t]}), a[i].labels[t])) << t;
+  }
+  // Evaluation: whole batches in turn (batches 0, 2 to rank 0; 1 to rank 1 of three).
+  o.shuffle = false;
+  o.drop_last = false;
+  o.split_batches = false;
+  o.shards = 2;
+  o.shard = 1;
+  Loader dealt(*s.ds, s.ds->ids("train"), tasks, Pipeline(train_options(), false), o);
+  EXPECT_EQ(dealt.batches_per_epoch(), 1u);
+  auto b = epoch(dealt, 0);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].ids, std::vector<std::string>(s.ds->ids("train").begin() + 4, s.ds->ids("train").begin() + 8));
+  // A batch that does not split evenly is refused.
+  LoaderOptions odd = o;
+  odd.split_batches = true;
+  odd.batch_size = 3;
+  test::expect_error([&] { Loader(*s.ds, s.ds->ids("train"), tasks, Pipeline(train_options(), true), odd); }, "3 images");
+}
+
 }  // namespace densemtl::data

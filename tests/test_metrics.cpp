@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "densemtl/core/error.h"
 #include "densemtl/tasks/metric.h"
@@ -143,6 +144,79 @@ TEST(Metrics, PredictedClassBeyondTheClassCountIsAnError) {
 TEST(Metrics, SizeMismatchIsAnError) {
   auto m = make_depth_metric();
   EXPECT_THROW(m->update(f32({1, 2}, 1), f32({1, 2, 3}, 1)), Error);
+}
+
+}  // namespace densemtl::tasks
+
+namespace densemtl::tasks {
+
+TEST(Metrics, MergedShardsReportWhatOneAccumulatorOfEveryImageReports) {
+  // Six random images per metric; shard A gets four, shard B two; B's state merged into A must
+  // give the pooled result (sharded evaluation over processes).
+  cv::RNG rng(3);
+  auto classes = [&](int n) {
+    cv::Mat m(9, 11, CV_8U);
+    rng.fill(m, cv::RNG::UNIFORM, 0, n);
+    return m;
+  };
+  auto with_ignore = [&](cv::Mat m) {
+    cv::Mat f;
+    m.convertTo(f, CV_32F);
+    for (int i = 0; i < 8; ++i) f.at<float>(rng.uniform(0, f.rows), rng.uniform(0, f.cols)) = 255;
+    return f;
+  };
+  struct Case {
+    std::string name;
+    std::function<std::unique_ptr<Metric>()> make;
+    std::function<std::pair<cv::Mat, cv::Mat>()> image;
+  };
+  std::vector<Case> cases = {
+      {"miou", [] { return make_miou_metric({"a", "b", "c", "d"}); }, [&] { return std::make_pair(classes(4), with_ignore(classes(4))); }},
+      {"saliency", [] { return make_saliency_metric(); },
+       [&] {
+         cv::Mat g;
+         classes(2).convertTo(g, CV_32F);
+         return std::make_pair(classes(256), g);
+       }},
+      {"normals", [] { return make_normals_metric(); },
+       [&] {
+         cv::Mat p(9, 11, CV_8UC3), g(9, 11, CV_32FC3);
+         rng.fill(p, cv::RNG::UNIFORM, 0, 256);
+         rng.fill(g, cv::RNG::UNIFORM, -1.0, 1.0);
+         g.at<cv::Vec3f>(0, 0) = cv::Vec3f(0, 0, 0);  // invalid
+         return std::make_pair(p, g);
+       }},
+      {"depth", [] { return make_depth_metric(); },
+       [&] {
+         cv::Mat p(9, 11, CV_32F), g(9, 11, CV_32F);
+         rng.fill(p, cv::RNG::UNIFORM, 0.5, 5.0);
+         rng.fill(g, cv::RNG::UNIFORM, 0.5, 5.0);
+         g.at<float>(1, 1) = 0;  // invalid
+         return std::make_pair(p, g);
+       }},
+      {"boundary", [] { return make_boundary_metric({0.011, 9, 1}); },
+       [&] {
+         cv::Mat g = classes(8) == 0;
+         g.convertTo(g, CV_32F, 1.0 / 255);
+         return std::make_pair(classes(256), g);
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto whole = c.make(), a = c.make(), b = c.make();
+    for (int i = 0; i < 6; ++i) {
+      auto [p, g] = c.image();
+      whole->update(p, g);
+      (i < 4 ? a : b)->update(p, g);
+    }
+    ASSERT_NE(a->result(), whole->result());  // the shards alone differ
+    a->merge(b->state());
+    EXPECT_EQ(a->result(), whole->result());
+    EXPECT_EQ(a->images(), 6u);
+    // Without a multi-process group there is nothing to merge.
+    merge_over_processes(*a);
+    EXPECT_EQ(a->result(), whole->result());
+  }
 }
 
 }  // namespace densemtl::tasks

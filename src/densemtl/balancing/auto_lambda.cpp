@@ -16,6 +16,7 @@
 // extra forward passes (the extra forward passes update batch-norm statistics, as the official
 // code's do).
 #include "densemtl/balancing/balancer.h"
+#include "densemtl/core/collective.h"
 
 namespace densemtl::balancing {
 
@@ -51,6 +52,16 @@ class AutoLambda : public Balancer {
     }
   }
 
+  // Several processes: each gradient is that of the process's share of the loss; they add up.
+  static void sum_over_processes(const std::vector<torch::Tensor>& params, std::vector<torch::Tensor>& grads) {
+    if (!world()) return;
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined()) grads[i] = torch::zeros_like(params[i]);
+      grads[i] = grads[i].contiguous();
+    }
+    world()->all_reduce_sum(grads);
+  }
+
   static std::vector<torch::Tensor> axpy(const std::vector<torch::Tensor>& x, double a, const std::vector<torch::Tensor>& y) {
     std::vector<torch::Tensor> out;
     for (std::size_t i = 0; i < x.size(); ++i) out.push_back(y[i].defined() ? x[i] + a * y[i] : x[i].clone());
@@ -65,6 +76,7 @@ class AutoLambda : public Balancer {
     // 1. The virtual step.
     torch::Tensor objective = losses.weighted_sum(lambda_.detach());
     auto g = torch::autograd::grad({objective}, params, {}, /*retain_graph=*/true, false, /*allow_unused=*/true);
+    sum_over_processes(params, g);
     assign(params, axpy(original, -alpha, g));
     // 2. The main tasks' validation loss at θ'.
     torch::Tensor d_norm_sq;  // on the parameters' device: one read-back, not one per tensor
@@ -75,6 +87,7 @@ class AutoLambda : public Balancer {
       for (const auto& term : val.terms())
         if (!term.auxiliary) primary = primary.defined() ? primary + term.value : term.value;
       auto grads = torch::autograd::grad({primary}, params, {}, false, false, true);
+      sum_over_processes(params, grads);
       for (auto& gr : grads) {
         if (gr.defined()) {
           torch::Tensor sq = gr.to(torch::kFloat64).pow(2).sum();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "densemtl/core/collective.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 
@@ -145,6 +146,7 @@ void Balancer::run_backward(const Losses& losses, Context& context) {
     case Mode::Parameters: backward_parameters(losses, context); break;
     case Mode::Representation: backward_representation(losses, context); break;
   }
+  if (context.reduce_gradients) context.reduce_gradients(mode());
   after_backward(context);
 }
 
@@ -308,6 +310,8 @@ void Balancer::backward_parameters(const Losses& losses, Context& context) {
   std::vector<std::vector<torch::Tensor>> heads = own_parameters(model, losses);
   TaskGradients g = task_gradients(
       objectives(losses, context), [&](std::size_t) { return shared; }, [&](std::size_t t) { return heads[t]; });
+  // Several processes: each row is the gradient of the process's share of the loss; G is their sum.
+  if (world()) world()->all_reduce_sum(g.matrix);
   add_gradient(shared, combine_and_update_heads(g, heads, losses, context));
 }
 
@@ -322,17 +326,50 @@ void Balancer::backward_representation(const Losses& losses, Context& context) {
   std::vector<std::vector<torch::Tensor>> heads = own_parameters(model, losses);
   TaskGradients g = task_gradients(
       objectives(losses, context), [&](std::size_t t) { return rep.leaves.at(task_names[t]); }, [&](std::size_t t) { return heads[t]; });
+  if (world() && world()->size() > 1) {
+    // Several processes: each holds its samples' columns of G. The method sees the whole batch's
+    // G and z (the processes' columns in rank order, tensor by tensor, as one process would have
+    // them), and each process takes back its own columns of the direction.
+    const int n = world()->size(), me = world()->rank();
+    std::vector<torch::Tensor> blocks, gathered_z;
+    std::vector<std::int64_t> sizes;
+    std::int64_t offset = 0;
+    for (const auto& z : rep.shared) {
+      std::vector<torch::Tensor> parts = world()->all_gather(g.matrix.narrow(1, offset, z.numel()).contiguous());
+      blocks.push_back(torch::cat(parts, 1));
+      gathered_z.push_back(torch::cat(world()->all_gather(z.detach().contiguous()), 0));
+      sizes.push_back(z.numel());
+      offset += z.numel();
+    }
+    TaskGradients whole{torch::cat(blocks, 1), g.own};
+    models::ModelOutput output = context.output;
+    output.representation.shared = gathered_z;
+    Context global{context.model, output, context.epoch, context.step, context.recompute_losses, context.validation_losses,
+                   context.learning_rate, context.reduce_gradients};
+    torch::Tensor all = combine_and_update_heads(whole, heads, losses, global);
+    std::vector<torch::Tensor> mine;
+    std::int64_t at = 0;
+    for (auto size : sizes) {
+      mine.push_back(all.narrow(0, at + me * size, size));
+      at += n * size;
+    }
+    backward_direction(rep.shared, torch::cat(mine));
+    return;
+  }
   torch::Tensor direction = combine_and_update_heads(g, heads, losses, context);
-  // The combined representation gradient, back through the encoder once.
+  backward_direction(rep.shared, direction);
+}
+
+void Balancer::backward_direction(const std::vector<torch::Tensor>& shared, const torch::Tensor& direction) const {
   std::vector<torch::Tensor> grads;
   std::int64_t offset = 0;
-  for (const auto& z : rep.shared) {
+  for (const auto& z : shared) {
     grads.push_back(direction.narrow(0, offset, z.numel()).view_as(z).to(z.dtype()));
     offset += z.numel();
   }
   if (offset != direction.numel())
     fail("internal: balancer {}: a direction of {} values for a representation of {}", name(), direction.numel(), offset);
-  torch::autograd::backward(rep.shared, grads);
+  torch::autograd::backward(shared, grads);
 }
 
 void Balancer::save(torch::serialize::OutputArchive& archive) const {

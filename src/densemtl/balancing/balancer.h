@@ -16,6 +16,11 @@
 // From G the method returns a Combination: task weights α (every parameter then gets the gradient
 // of Σ α_t L_t: heads weighted too), or a direction d for the shared parameters or z (heads then
 // get their own ordinary task gradients). Rows of G are in tasks() order (canonical).
+// Multi-process training (core/collective.h): every process computes its terms as its share of
+// the global batch's loss and sees the global values; the base class sums G over the processes
+// (parameter mode) or gathers its columns (representation mode: each process holds its samples'
+// part of z), so a method computes the same combination on every process, as one process would on
+// the global batch; it needs nothing of its own for that.
 // Hooks: after the optimizer step (with the losses of the same batch recomputed on request),
 // after validation (the validation metrics), at the end of an epoch (the mean losses). Its own
 // learnable parameters and persistent state live in state(): on the model's device, in the
@@ -63,6 +68,11 @@ struct Context {
   std::function<Losses()> validation_losses = {};
   // The optimizer's current learning rate.
   double learning_rate = 0;
+  // Multi-process training: sums the model's gradients over the processes once the method has
+  // written them, before after_backward() (so that clipping sees the global gradient). In
+  // parameter mode the shared parameters are left alone: their direction came from the summed
+  // gradient matrix already.
+  std::function<void(Mode)> reduce_gradients = {};
 };
 
 // The result of a gradient-level method.
@@ -171,6 +181,8 @@ class Balancer {
  private:
   void backward_parameters(const Losses& losses, Context& context);
   void backward_representation(const Losses& losses, Context& context);
+  // The combined representation gradient `direction`, back through the encoder once.
+  void backward_direction(const std::vector<torch::Tensor>& shared, const torch::Tensor& direction) const;
   // The method's combination of G: the heads (each task's own parameters) get their part of it,
   // the direction for the shared parameters or the representation is returned.
   // Per task: its own parameters (head) and the method's parameters, which get ordinary gradients.

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "densemtl/balancing/balancer.h"
+#include "densemtl/core/collective.h"
 #include "densemtl/core/strings.h"
 
 namespace densemtl::balancing {
@@ -43,15 +44,29 @@ class GradNorm : public Balancer {
     initial_.copy_(torch::where(initial_.eq(0), values.to(initial_.device()), initial_));
     // |∇_W L_t| per task.
     std::vector<torch::Tensor> wrt = on_representation_ ? context.output.representation.shared : std::vector<torch::Tensor>{layer(context.model)};
-    std::vector<double> norms;
+    std::vector<torch::Tensor> rows;
     for (const auto& loss : l) {
       auto grads = torch::autograd::grad({loss}, wrt, {}, /*retain_graph=*/true, false, /*allow_unused=*/true);
-      double sq = 0;
-      for (const auto& gr : grads)
-        if (gr.defined()) sq += gr.to(torch::kFloat64).pow(2).sum().item<double>();
-      norms.push_back(std::sqrt(sq));
+      std::vector<torch::Tensor> flat;
+      for (std::size_t i = 0; i < grads.size(); ++i)
+        flat.push_back(grads[i].defined() ? grads[i].reshape(-1).to(torch::kCPU, torch::kFloat64)
+                                          : torch::zeros({wrt[i].numel()}, torch::kFloat64));
+      rows.push_back(torch::cat(flat));
     }
-    torch::Tensor n = torch::tensor(norms, torch::kFloat64);
+    torch::Tensor n;
+    if (!world()) {
+      n = torch::stack(rows).pow(2).sum(1).sqrt();
+    } else if (on_representation_) {
+      // Several processes, each with its samples' part of z: the squared norms add up.
+      n = torch::stack(rows).pow(2).sum(1);
+      world()->all_reduce_sum(n);
+      n = n.sqrt();
+    } else {
+      // Each process's gradient on W is that of its share of the loss: they add up.
+      torch::Tensor g = torch::stack(rows);
+      world()->all_reduce_sum(g);
+      n = g.pow(2).sum(1).sqrt();
+    }
     torch::Tensor w = weights_.detach().to(torch::kCPU, torch::kFloat64);
     torch::Tensor G = w * n;
     torch::Tensor ratio = values.to(torch::kCPU) / initial_.to(torch::kCPU).clamp_min(1e-20);

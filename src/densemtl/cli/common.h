@@ -25,6 +25,7 @@ Subcommand add_predict(CLI::App& root);
 Subcommand add_report(CLI::App& root);
 Subcommand add_import(CLI::App& root);
 Subcommand add_branch(CLI::App& root);
+Subcommand add_launch(CLI::App& root);
 
 // Validator for HxW size flags ("96x128").
 CLI::Validator size_validator();

@@ -5,12 +5,14 @@
 #include "densemtl/cli/common.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/data/dataset.h"
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/train/experiment.h"
+#include "densemtl/dist/process_group.h"
 #include "densemtl/train/run.h"
 
 namespace densemtl::cli {
@@ -48,9 +50,19 @@ Subcommand add_evaluate(CLI::App& root) {
   return {app, [o]() {
             setup_torch(o->threads);
             OrderedJson metrics;
+            // Under a launcher (densemtl launch, torchrun, Slurm) a run's model is scored by
+            // several processes: each scores its share of the batches; the metrics are pooled.
+            std::unique_ptr<dist::ProcessGroup> group;
             if (!o->run.empty()) {
               if (!o->predictions.empty() || !o->dataset.empty())
                 throw UsageError("--run scores a run's model; use --dataset/--split/--predictions for a prediction folder");
+              if (auto launch = dist::launch_environment()) {
+                group = std::make_unique<dist::ProcessGroup>(*launch, dist::GroupOptions{});
+                if (launch->rank != 0) {
+                  ProgressBar::set_enabled(false);
+                  spdlog::set_level(spdlog::level::warn);
+                }
+              }
               train::Run run = train::open_run(o->run);
               const Experiment& x = run.experiment;
               auto ds = x.open_dataset();
@@ -67,7 +79,12 @@ Subcommand add_evaluate(CLI::App& root) {
               s.device = o->device;
               s.channels_last = x.model.channels_last;
               s.label = "evaluate";
+              s.shard_over_processes = group != nullptr;
               metrics = eval::evaluate_model(*model, *ds, s).metrics;
+              if (group) {
+                group->barrier();  // every prediction file written before anyone reports
+                if (group->rank() != 0) return 0;
+              }
               std::cout << "run " << run.dir.string() << ", split " << split << " (predictions in "
                         << run.predictions(split).string() << ")\n";
             } else {

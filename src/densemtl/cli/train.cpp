@@ -42,7 +42,7 @@ Subcommand add_train(CLI::App& root) {
             t.resume = o->resume;
             t.stop_after = o->stop_after;
             train::TrainResult r = train::train(t);
-            std::cout << "run: " << r.run_dir.string() << "\n" << format_metrics(r.test_metrics);
+            if (r.leader) std::cout << "run: " << r.run_dir.string() << "\n" << format_metrics(r.test_metrics);
             return 0;
           }};
 }

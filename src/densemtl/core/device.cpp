@@ -10,11 +10,16 @@ namespace densemtl {
 
 c10::Device select_device(const std::string& name, const std::string& where) {
   if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda") {
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
       fail("{}: device: cuda requested, but this LibTorch has no usable CUDA device (build against a CUDA LibTorch, see the README)", where);
     at::globalContext().setBenchmarkCuDNN(true);
-    return c10::Device(c10::kCUDA);
+    if (name == "cuda") return c10::Device(c10::kCUDA);
+    // cuda:N (one GPU per process of a multi-process run)
+    c10::Device d(name);
+    if (d.index() >= static_cast<int>(torch::cuda::device_count()))
+      fail("{}: device {} requested, but there are {} CUDA devices", where, name, torch::cuda::device_count());
+    return d;
   }
   fail("{}: device: unknown device '{}' (cpu, cuda)", where, name);
 }

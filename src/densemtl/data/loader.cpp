@@ -77,13 +77,31 @@ Loader::Loader(const Dataset& dataset, std::vector<std::string> ids, std::vector
     : dataset_(dataset), ids_(std::move(ids)), tasks_(std::move(tasks)), pipeline_(std::move(pipeline)), o_(options) {
   if (o_.batch_size < 1) fail("batch size must be >= 1");
   if (ids_.empty()) fail("{}: no samples to load", dataset_.info().root.string());
+  if (o_.shards < 1 || o_.shard < 0 || o_.shard >= o_.shards) fail("internal: loader shard {} of {}", o_.shard, o_.shards);
+  if (o_.split_batches && o_.batch_size % o_.shards != 0)
+    fail("a batch of {} images cannot be split evenly over {} processes", o_.batch_size, o_.shards);
 }
 
 Loader::~Loader() { stop(); }
 
 std::size_t Loader::batches_per_epoch() const {
   std::size_t n = ids_.size(), b = static_cast<std::size_t>(o_.batch_size);
-  return o_.drop_last ? n / b : (n + b - 1) / b;
+  std::size_t all = o_.drop_last ? n / b : (n + b - 1) / b;
+  if (o_.split_batches || o_.shards == 1) return all;
+  const auto shards = static_cast<std::size_t>(o_.shards), shard = static_cast<std::size_t>(o_.shard);
+  return all / shards + (shard < all % shards ? 1 : 0);
+}
+
+std::pair<std::size_t, std::size_t> Loader::batch_range(std::size_t b) const {
+  const std::size_t bs = static_cast<std::size_t>(o_.batch_size), shards = static_cast<std::size_t>(o_.shards);
+  const std::size_t shard = static_cast<std::size_t>(o_.shard);
+  if (!o_.split_batches) {
+    const std::size_t g = b * shards + shard;
+    return {g * bs, std::min(ids_.size(), (g + 1) * bs)};
+  }
+  const std::size_t begin = b * bs, end = std::min(ids_.size(), (b + 1) * bs);
+  const std::size_t part = (end - begin + shards - 1) / shards;
+  return {std::min(end, begin + shard * part), std::min(end, begin + (shard + 1) * part)};
 }
 
 std::vector<std::size_t> Loader::order(int epoch) const {
@@ -100,8 +118,8 @@ Batch Loader::make_batch(std::size_t b) const {
   std::vector<Sample> samples;
   std::vector<cv::Size> sizes;
   std::vector<std::map<std::string, cv::Mat>> raw_labels;
-  const std::size_t bs = static_cast<std::size_t>(o_.batch_size);
-  for (std::size_t p = b * bs; p < std::min(order_.size(), (b + 1) * bs); ++p) {
+  const auto [begin, end] = batch_range(b);
+  for (std::size_t p = begin; p < end; ++p) {
     Sample raw = dataset_.load(ids_[order_[p]], tasks_);
     sizes.push_back(raw.image.size());
     if (o_.keep_raw_labels) {

@@ -52,6 +52,12 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool pin_memory = false;
   bool keep_raw_labels = false;  // also hand out the untransformed labels (for metrics)
+  // One process of a multi-process run reads shard `shard` of `shards`. Training
+  // (split_batches): every global batch of batch_size images is split into `shards` contiguous
+  // parts, so that the processes' batches together are exactly the one-process batch (same order,
+  // same augmentation draws). Evaluation (!split_batches): whole batches are dealt out in turn.
+  int shards = 1, shard = 0;
+  bool split_batches = true;
 };
 
 class Loader {
@@ -67,6 +73,8 @@ class Loader {
   // The next batch of the epoch, or nothing at its end. Rethrows a worker's error.
   std::optional<Batch> next();
   std::size_t batches_per_epoch() const;
+  // The positions (into order()) of this shard's part of batch `b` of the epoch.
+  std::pair<std::size_t, std::size_t> batch_range(std::size_t b) const;
   std::size_t samples() const { return ids_.size(); }
   // The sample order of an epoch (positions into the id list).
   std::vector<std::size_t> order(int epoch) const;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "densemtl/core/collective.h"
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/progress.h"
@@ -38,6 +39,12 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   lo.batch_size = s.batch_size;
   lo.workers = s.workers;
   lo.keep_raw_labels = true;
+  const bool sharded = s.shard_over_processes && world() && world()->size() > 1;
+  if (sharded) {
+    lo.shards = world()->size();
+    lo.shard = world()->rank();
+    lo.split_batches = false;  // whole batches, so that each batch's loss is the one-process one
+  }
   data::Loader loader(dataset, s.ids, s.tasks.names(), data::Pipeline(s.pipeline, false), lo);
   loader.start_epoch(0);
   bool was_training = model.is_training();
@@ -47,7 +54,9 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   EvalResult result;
   std::map<std::string, double> loss_sum;
   std::map<std::string, double> loss_count;
-  ProgressBar bar(s.label, static_cast<std::int64_t>(loader.samples()), "img");
+  std::size_t mine = 0;  // this process's images (all of them with one process)
+  for (std::size_t b = 0; b < loader.batches_per_epoch(); ++b) mine += loader.batch_range(b).second - loader.batch_range(b).first;
+  ProgressBar bar(s.label, static_cast<std::int64_t>(mine), "img");
   while (auto batch = loader.next()) {
     models::ModelOutput out = model.forward(to_model_layout(batch->image.to(device), s.channels_last));
     for (const auto& t : s.tasks.names()) {
@@ -73,6 +82,22 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   }
   bar.finish();
   if (was_training) model.train();
+  if (sharded) {
+    std::vector<double> sums{static_cast<double>(result.images)};
+    for (const auto& t : s.tasks.names()) {
+      sums.push_back(loss_sum[t]);
+      sums.push_back(loss_count[t]);
+    }
+    torch::Tensor all = torch::tensor(sums, torch::kFloat64);
+    world()->all_reduce_sum(all);
+    result.images = static_cast<std::size_t>(all[0].item<double>());
+    for (std::size_t i = 0; i < s.tasks.names().size(); ++i) {
+      const auto& t = s.tasks.names()[i];
+      loss_sum[t] = all[static_cast<std::int64_t>(1 + 2 * i)].item<double>();
+      loss_count[t] = all[static_cast<std::int64_t>(2 + 2 * i)].item<double>();
+    }
+    for (const auto& t : s.tasks.names()) tasks::merge_over_processes(*metrics[t]);
+  }
   result.metrics = OrderedJson::object();
   for (const auto& t : s.tasks.names()) {
     if (metrics[t]) result.metrics[t] = metrics[t]->result();

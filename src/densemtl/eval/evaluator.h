@@ -28,6 +28,9 @@ struct EvalSetup {
   std::string device = "cpu";
   bool channels_last = false;           // feed NHWC inputs (the model's weights are NHWC)
   std::string label = "eval";           // progress bar label
+  // Several processes (core/collective.h): each scores every n-th batch, and the metric
+  // accumulators and loss sums are pooled, so every process gets the one-process result.
+  bool shard_over_processes = false;
 };
 
 struct EvalResult {

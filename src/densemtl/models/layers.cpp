@@ -1,5 +1,8 @@
 #include "densemtl/models/layers.h"
 
+#include "densemtl/core/collective.h"
+#include "densemtl/models/sync_batch_norm.h"
+
 #include <cmath>
 
 namespace densemtl::models {
@@ -76,12 +79,42 @@ BatchNorm2dImpl::BatchNorm2dImpl(std::int64_t channels, double momentum_, double
   num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
 }
 
+namespace {
+bool g_sync_batch_norm = false;
+
+// Batch norm with the global batch's statistics (models/sync_batch_norm.h), two passes over the
+// data (mean, then the squared deviations) as torch::batch_norm computes them.
+torch::Tensor synchronised_batch_norm(BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  const std::int64_t c = x.size(1);
+  torch::Tensor xf = x.to(torch::kFloat32);
+  torch::Tensor n = torch::full({1}, static_cast<double>(x.numel() / c), xf.options());
+  torch::Tensor sums = all_reduce_sum_differentiable(torch::cat({xf.sum({0, 2, 3}), n}));
+  torch::Tensor count = sums.narrow(0, c, 1).detach();
+  torch::Tensor mean = sums.narrow(0, 0, c) / count;
+  torch::Tensor centred = xf - mean.view({1, c, 1, 1});
+  torch::Tensor var = all_reduce_sum_differentiable(centred.pow(2).sum({0, 2, 3})) / count;
+  {
+    torch::NoGradGuard no_grad;
+    const double total = count.item<double>();
+    bn.running_mean.mul_(1 - bn.momentum).add_(mean.detach(), bn.momentum);
+    bn.running_var.mul_(1 - bn.momentum).add_(var.detach() * (total / std::max(total - 1, 1.0)), bn.momentum);
+  }
+  torch::Tensor y = centred * torch::rsqrt(var + bn.eps).view({1, c, 1, 1}) * bn.weight.view({1, c, 1, 1}) +
+                    bn.bias.view({1, c, 1, 1});
+  return y.to(x.scalar_type());
+}
+}  // namespace
+
+void set_sync_batch_norm(bool on) { g_sync_batch_norm = on; }
+bool sync_batch_norm() { return g_sync_batch_norm; }
+
 torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   if (folded) return x;
   if (is_training()) {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
+  if (is_training() && g_sync_batch_norm && world() && world()->size() > 1) return synchronised_batch_norm(*this, x);
   return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
                            at::globalContext().userEnabledCuDNN());
 }

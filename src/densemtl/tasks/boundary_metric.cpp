@@ -57,6 +57,32 @@ class BoundaryMetric : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
+  // Per image, per threshold: cnt_r, sum_r, cnt_p, sum_p (OIS needs each image's own curve).
+  std::vector<double> state() const override {
+    const_cast<BoundaryMetric*>(this)->stop();
+    if (error_) std::rethrow_exception(error_);
+    std::vector<double> out{static_cast<double>(images_)};
+    for (const auto& image : counts_)
+      for (const auto& c : image)
+        for (auto v : {c.cnt_r, c.sum_r, c.cnt_p, c.sum_p}) out.push_back(static_cast<double>(v));
+    return out;
+  }
+  void merge(const std::vector<double>& state) override {
+    stop();
+    const std::size_t per_image = 4 * thresholds_.size();
+    if (state.empty() || (state.size() - 1) % per_image != 0)
+      fail("internal: a boundary metric state of {} values for {} thresholds", state.size(), thresholds_.size());
+    images_ += static_cast<std::size_t>(state[0]);
+    for (std::size_t at = 1; at < state.size(); at += per_image) {
+      std::vector<vision::boundary::Counts> image(thresholds_.size());
+      for (std::size_t t = 0; t < image.size(); ++t) {
+        const double* v = &state[at + 4 * t];
+        image[t] = {static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1]), static_cast<std::int64_t>(v[2]),
+                    static_cast<std::int64_t>(v[3])};
+      }
+      counts_.push_back(std::move(image));
+    }
+  }
 
  private:
   struct Job {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "densemtl/core/collective.h"
 #include "densemtl/tasks/task.h"
 
 namespace densemtl::tasks {
@@ -10,8 +11,20 @@ namespace densemtl::tasks {
 // read-back would make the CPU wait for the GPU mid-step). An all-ignored batch gives a zero
 // that is still part of the graph, since the sums are then empty and the counts clamped to 1.
 namespace {
-at::Tensor count_of(const at::Tensor& valid) { return valid.sum().clamp_min(1.0); }
+thread_local bool g_global_batch = false;
+
+// A batch-wide total: this process's, or (under GlobalBatch) every process's.
+at::Tensor total(const at::Tensor& x) {
+  if (!g_global_batch || !world() || world()->size() == 1) return x;
+  at::Tensor t = x.detach().contiguous().clone();
+  world()->all_reduce_sum(t);
+  return t;
+}
+at::Tensor count_of(const at::Tensor& valid) { return total(valid.sum()).clamp_min(1.0); }
 }  // namespace
+
+GlobalBatch::GlobalBatch() : previous_(g_global_batch) { g_global_batch = true; }
+GlobalBatch::~GlobalBatch() { g_global_batch = previous_; }
 
 at::Tensor softmax_ce_loss(const at::Tensor& logits, const at::Tensor& label) {
   at::Tensor target = label.select(1, 0).to(torch::kLong);
@@ -32,7 +45,7 @@ at::Tensor balanced_bce_loss(const at::Tensor& logits, const at::Tensor& label, 
   if (pos_weight) {
     weights = y * *pos_weight + (valid - y) * (1.0 - *pos_weight);
   } else {
-    at::Tensor w = (valid.sum() - y.sum()) / n_valid;
+    at::Tensor w = (total(valid.sum()) - total(y.sum())) / n_valid;
     weights = y * w + (valid - y) * (1.0 - w);
   }
   return (l * weights).sum() / n_valid;

@@ -9,6 +9,22 @@
 
 namespace densemtl::tasks {
 
+// Multi-process training: while a GlobalBatch is alive on this thread, the batch-wide totals the
+// losses normalise by (the number of supervised elements, the balanced BCE's share of positives)
+// are summed over the processes (core/collective.h). Each process's loss is then its share of
+// the loss of the global batch: the processes' losses add up to what one process computes on the
+// whole batch, and so do their gradients.
+class GlobalBatch {
+ public:
+  GlobalBatch();
+  ~GlobalBatch();
+  GlobalBatch(const GlobalBatch&) = delete;
+  GlobalBatch& operator=(const GlobalBatch&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Softmax cross-entropy over channels, ignore label 255, mean over supervised pixels.
 at::Tensor softmax_ce_loss(const at::Tensor& logits, const at::Tensor& label);
 // Class-balanced binary cross-entropy on logits (HED): positives weighted `pos_weight`, negatives

@@ -19,7 +19,17 @@ class Metric {
   virtual void update(const cv::Mat& prediction, const cv::Mat& label) = 0;
   virtual OrderedJson result() const = 0;
   virtual std::size_t images() const = 0;
+  // Sharded evaluation (one shard per process): the accumulator's state as numbers (counts and
+  // sums, exact in a double), and merging another shard's state into this one, so that the
+  // merged accumulator reports what one accumulator fed every image would (pooled counts, not
+  // an average of the shards' metrics).
+  virtual std::vector<double> state() const = 0;
+  virtual void merge(const std::vector<double>& state) = 0;
 };
+
+// Merges every other process's state into `metric` (sharded evaluation); nothing without a
+// multi-process group.
+void merge_over_processes(Metric& metric);
 
 // Semantic segmentation / human parts: class-index predictions (CV_8U), labels with 255 = ignore.
 // mIoU over the whole set: IoU_c = TP / max(TP + FP + FN, 1e-8), averaged over all classes

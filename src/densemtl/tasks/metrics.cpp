@@ -1,6 +1,7 @@
 #include <cmath>
 #include <vector>
 
+#include "densemtl/core/collective.h"
 #include "densemtl/core/error.h"
 #include "densemtl/tasks/metric.h"
 
@@ -11,6 +12,20 @@ namespace {
 void require_same_size(const cv::Mat& a, const cv::Mat& b, const char* what) {
   if (a.size() != b.size())
     fail("{} prediction is {}x{}, its ground truth {}x{}", what, a.rows, a.cols, b.rows, b.cols);
+}
+
+// Appends `v` to a state vector, and reads it back.
+template <typename T>
+void put(std::vector<double>& out, const std::vector<T>& v) {
+  for (const auto& x : v) out.push_back(static_cast<double>(x));
+}
+template <typename T>
+void add(std::vector<T>& to, const std::vector<double>& state, std::size_t& at) {
+  if (at + to.size() > state.size()) fail("internal: a metric state of {} values is too short", state.size());
+  for (auto& x : to) x += static_cast<T>(state[at++]);
+}
+void check_consumed(const std::vector<double>& state, std::size_t at) {
+  if (at != state.size()) fail("internal: a metric state of {} values, {} expected", state.size(), at);
 }
 
 double round_to(double v, int digits) {
@@ -68,6 +83,24 @@ class Miou : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
+  std::vector<double> state() const override {
+    std::vector<double> out;
+    put(out, tp_);
+    put(out, fp_);
+    put(out, fn_);
+    out.push_back(static_cast<double>(images_));
+    return out;
+  }
+  void merge(const std::vector<double>& state) override {
+    std::size_t at = 0;
+    add(tp_, state, at);
+    add(fp_, state, at);
+    add(fn_, state, at);
+    std::vector<std::size_t> n{0};
+    add(n, state, at);
+    images_ += n[0];
+    check_consumed(state, at);
+  }
 
  private:
   std::vector<std::string> names_;
@@ -113,6 +146,24 @@ class Saliency : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
+  std::vector<double> state() const override {
+    std::vector<double> out;
+    put(out, j_);
+    put(out, p_);
+    put(out, r_);
+    out.push_back(static_cast<double>(images_));
+    return out;
+  }
+  void merge(const std::vector<double>& state) override {
+    std::size_t at = 0;
+    add(j_, state, at);
+    add(p_, state, at);
+    add(r_, state, at);
+    std::vector<std::size_t> n{0};
+    add(n, state, at);
+    images_ += n[0];
+    check_consumed(state, at);
+  }
 
  private:
   std::vector<double> j_, p_, r_;
@@ -169,6 +220,28 @@ class Normals : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
+  std::vector<double> state() const override {
+    std::vector<double> out{sum_, sum_sq_, static_cast<double>(count_), static_cast<double>(below_[0]),
+                            static_cast<double>(below_[1]), static_cast<double>(below_[2]), static_cast<double>(images_)};
+    put(out, hist_);
+    return out;
+  }
+  void merge(const std::vector<double>& state) override {
+    std::size_t at = 0;
+    std::vector<double> sums{0, 0};
+    std::vector<std::int64_t> counts{0, 0, 0, 0};
+    std::vector<std::size_t> n{0};
+    add(sums, state, at);
+    add(counts, state, at);
+    add(n, state, at);
+    add(hist_, state, at);
+    check_consumed(state, at);
+    sum_ += sums[0];
+    sum_sq_ += sums[1];
+    count_ += counts[0];
+    for (int i = 0; i < 3; ++i) below_[i] += counts[static_cast<std::size_t>(i) + 1];
+    images_ += n[0];
+  }
 
  private:
   // The k-th smallest error (1-based), within one histogram bin.
@@ -224,6 +297,24 @@ class Depth : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
+  std::vector<double> state() const override {
+    return {se_, sle_, static_cast<double>(count_), static_cast<double>(within_), static_cast<double>(images_)};
+  }
+  void merge(const std::vector<double>& state) override {
+    std::size_t at = 0;
+    std::vector<double> sums{0, 0};
+    std::vector<std::int64_t> counts{0, 0};
+    std::vector<std::size_t> n{0};
+    add(sums, state, at);
+    add(counts, state, at);
+    add(n, state, at);
+    check_consumed(state, at);
+    se_ += sums[0];
+    sle_ += sums[1];
+    count_ += counts[0];
+    within_ += counts[1];
+    images_ += n[0];
+  }
 
  private:
   double se_ = 0, sle_ = 0;
@@ -239,5 +330,12 @@ std::unique_ptr<Metric> make_miou_metric(const std::vector<std::string>& class_n
 std::unique_ptr<Metric> make_saliency_metric() { return std::make_unique<Saliency>(); }
 std::unique_ptr<Metric> make_normals_metric() { return std::make_unique<Normals>(); }
 std::unique_ptr<Metric> make_depth_metric() { return std::make_unique<Depth>(); }
+
+void merge_over_processes(Metric& metric) {
+  if (!world() || world()->size() == 1) return;
+  std::vector<std::vector<double>> states = all_gather_values(metric.state());
+  for (std::size_t r = 0; r < states.size(); ++r)
+    if (static_cast<int>(r) != world()->rank()) metric.merge(states[r]);
+}
 
 }  // namespace densemtl::tasks

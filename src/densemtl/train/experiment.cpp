@@ -93,6 +93,15 @@ const Spec& experiment_schema() {
           boolean("drop_last", true, "Drop the last incomplete batch of an epoch"),
           integer("eval_every", 1, 0, 1e6, "Validate every N epochs (0 = only after the last)"),
           choice("amp", "none", {"none", "bf16"}, "Mixed precision on CUDA: bf16 autocast (device: cuda only)"),
+          boolean("sync_bn", false,
+                  "Several processes: batch norms use the statistics of the global batch (as one process on the whole "
+                  "batch); off: each process's own part"),
+      }),
+      section("distributed", "Several processes (densemtl launch, torchrun, Slurm); ignored in a one-process run", {
+          choice("backend", "auto", {"auto", "gloo", "nccl"}, "Process group: gloo (CPUs), nccl (GPUs, CUDA builds with NCCL); auto: nccl on cuda when available"),
+          real("timeout", 300.0, 1.0, 86400.0, "Seconds any process waits for the others (rendezvous, sums) before stopping with an error naming the missing rank"),
+          real("bucket_mb", 25.0, 0.01, 4096.0, "Gradient bucket size in MiB: each bucket is summed over the processes while the backward pass goes on"),
+          boolean("overlap", true, "Start each bucket's sum as soon as its gradients are ready (false: all after the backward pass; for measurements)"),
       }),
       section("eval", "Evaluation", {
           integer("batch_size", 8, 1, 4096, "Evaluation batch size"),
@@ -149,6 +158,11 @@ Experiment Experiment::from(const Config& cfg) {
   e.train.drop_last = cfg.get_bool("train.drop_last");
   e.train.eval_every = static_cast<int>(cfg.get_int("train.eval_every"));
   e.train.amp = cfg.get_string("train.amp") == "bf16";
+  e.train.sync_bn = cfg.get_bool("train.sync_bn");
+  e.distributed.backend = cfg.get_string("distributed.backend");
+  e.distributed.timeout = cfg.get_float("distributed.timeout");
+  e.distributed.bucket_mb = cfg.get_float("distributed.bucket_mb");
+  e.distributed.overlap = cfg.get_bool("distributed.overlap");
   e.eval.batch_size = static_cast<int>(cfg.get_int("eval.batch_size"));
 
   // Keys that another key makes meaningless are errors, not silently ignored.

@@ -55,8 +55,14 @@ struct Experiment {
 
   struct Train {
     int epochs = 1, batch_size = 8, eval_every = 1;
-    bool drop_last = true, amp = false;
+    bool drop_last = true, amp = false, sync_bn = false;
   } train;
+
+  struct Distributed {
+    std::string backend = "auto";
+    double timeout = 300, bucket_mb = 25;
+    bool overlap = true;
+  } distributed;
 
   struct Eval {
     int batch_size = 8;

@@ -17,6 +17,8 @@
 
 namespace densemtl::train {
 
+class GradientSync;
+
 struct StepSetup {
   const tasks::TaskSet* tasks = nullptr;  // configured tasks (main and auxiliary)
   std::vector<std::string> main;          // main tasks, canonical
@@ -24,6 +26,9 @@ struct StepSetup {
   c10::Device device = c10::Device(c10::kCPU);
   // The next validation batch (image on the device, labels), for balancers that read them.
   std::function<std::pair<torch::Tensor, std::map<std::string, torch::Tensor>>()> validation_batch;
+  // Multi-process training (core/collective.h): sums the gradients over the processes. Every loss
+  // term is then the process's share of the global batch's loss, with the global value.
+  GradientSync* sync = nullptr;
 };
 
 struct Forward {
@@ -31,7 +36,10 @@ struct Forward {
   balancing::Losses losses;
 };
 
-// The forward pass and every loss term. `labels` may live on the host (copied to the device
+// The forward pass and every loss term. With several processes (core/collective.h), each term
+// is computed as this process's share of the global batch's loss (tasks/losses.h, GlobalBatch)
+// and carries the global value (the sum of the shares; its gradient is the share's), and a task
+// is unlabelled only when no image of any process's part of the batch is labelled for it. `labels` may live on the host (copied to the device
 // asynchronously) or on the device. No value is read back to the host. Tasks in `unlabelled`
 // have no label on any image of the batch (Batch::unlabelled): their terms are marked so.
 Forward forward_losses(models::ArchitectureImpl& model, const torch::Tensor& image,

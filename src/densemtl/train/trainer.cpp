@@ -5,7 +5,9 @@
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <thread>
 
+#include "densemtl/core/collective.h"
 #include "densemtl/core/device.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
@@ -15,7 +17,10 @@
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/eval/delta_m.h"
 #include "densemtl/models/build.h"
+#include "densemtl/dist/process_group.h"
 #include "densemtl/models/inference.h"
+#include "densemtl/models/sync_batch_norm.h"
+#include "densemtl/train/gradient_sync.h"
 
 namespace densemtl::train {
 
@@ -60,7 +65,26 @@ std::string first_difference(const std::string& a, const std::string& b) {
   return "";
 }
 
+// Several processes: every parameter and buffer as rank 0 has it (the same start everywhere,
+// whatever the initialisation or the checkpoint read).
+void broadcast_state(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  auto send = [](torch::Tensor t) {
+    torch::Tensor flat = t.contiguous();  // channels-last weights travel in the standard layout
+    world()->broadcast(flat, 0);
+    if (!flat.is_same(t)) t.copy_(flat);
+  };
+  for (auto& p : module.parameters()) send(p);
+  for (auto& b : module.buffers()) send(b);
+}
+
 }  // namespace
+
+int Training::rank() const { return group_ ? group_->rank() : 0; }
+int Training::processes() const { return group_ ? group_->size() : 1; }
+void Training::barrier() {
+  if (group_) group_->barrier();
+}
 
 double selection_score(const eval::EvalResult& r, const OrderedJson& reference, const std::vector<std::string>& main) {
   std::map<std::string, OrderedJson> baseline;
@@ -93,6 +117,19 @@ Training::Training(const TrainOptions& options) : options_(options) {
     experiment_ = Experiment::load(options.config, overrides);
   }
   const Experiment& e = experiment_;
+  if (auto launch = dist::launch_environment()) {
+    dist::GroupOptions go;
+    go.backend = e.distributed.backend;
+    go.device = e.device;
+    go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(e.distributed.timeout * 1000));
+    group_ = std::make_unique<dist::ProcessGroup>(*launch, go);
+    if (!leader()) {
+      // One voice: rank 0 shows progress and logs; the others only warnings and errors.
+      ProgressBar::set_enabled(false);
+      spdlog::set_level(spdlog::level::warn);
+    }
+    log_info("{} processes ({}, {} backend), this is rank {}", launch->size, launch->launcher, group_->backend(), launch->rank);
+  }
   name_ = e.name.empty() ? options.config.stem().string() : e.name;
   fs::path dir = options.out.empty() ? fs::path("runs") / name_ : options.out;
   run_.dir = dir;
@@ -108,13 +145,26 @@ Training::Training(const TrainOptions& options) : options_(options) {
       fail("{}: the config differs from the run's config.yaml{}; resume with the same config and --set values", dir.string(),
            first_difference(saved.config->dump(), e.config->dump()));
   }
-  fs::create_directories(dir);
-  remove_temporary_files(dir);  // left by a killed run's writers
-  e.config->save(run_.config_file());
+  if (leader()) {
+    fs::create_directories(dir);
+    remove_temporary_files(dir);  // left by a killed run's writers
+    e.config->save(run_.config_file());
+  }
+  barrier();
 
-  setup_torch(e.threads);
+  // Several processes on one machine share its cores.
+  int threads = e.threads;
+  if (threads <= 0 && group_) {
+    const int local = std::max(1, dist::launch_environment()->local_size);
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+  }
+  setup_torch(threads);
   seed_torch(e.seed);
-  device_ = select_device(e.device, e.source());
+  // Several processes on GPUs: one GPU each, by local rank.
+  std::string device = e.device;
+  if (group_ && device == "cuda")
+    device = fmt::format("cuda:{}", dist::launch_environment()->local_rank % std::max<int>(1, static_cast<int>(torch::cuda::device_count())));
+  device_ = select_device(device, e.source());
 
   // Data.
   dataset_ = e.open_dataset();
@@ -143,6 +193,18 @@ Training::Training(const TrainOptions& options) : options_(options) {
   lo.prefetch = e.data.prefetch;
   lo.seed = e.seed;
   lo.pin_memory = device_.is_cuda();
+  if (group_) {
+    const int n = group_->size();
+    if (lo.batch_size % n != 0)
+      fail("{}: train.batch_size {} is not a multiple of the {} processes (each takes an equal part of every batch)", e.source(),
+           lo.batch_size, n);
+    const std::size_t rest = lo.drop_last ? 0 : train_ids_.size() % static_cast<std::size_t>(lo.batch_size);
+    if (rest % static_cast<std::size_t>(n) != 0)
+      fail("{}: train.drop_last is false and the last batch of {} images cannot be split evenly over {} processes; set "
+           "train.drop_last: true", e.source(), rest, n);
+    lo.shards = n;
+    lo.shard = group_->rank();
+  }
   loader_ = std::make_unique<data::Loader>(*dataset_, train_ids_, tasks_.names(), data::Pipeline(pipeline, true), lo);
   if (loader_->batches_per_epoch() == 0)
     fail("{}: train.batch_size {} is larger than the {} training images (with drop_last)", e.source(), lo.batch_size, train_ids_.size());
@@ -152,6 +214,7 @@ Training::Training(const TrainOptions& options) : options_(options) {
   if (!has_checkpoint) init_from_single_task_runs(*model_, e, info);
   model_->to(device_);
   if (e.model.channels_last) models::to_channels_last(*model_);
+  models::set_sync_batch_norm(group_ && e.train.sync_bn);
   balancer_ = balancing::make_balancer(e.balancer, e.balancer_setup());
   balancer_->check(*model_);
   balancer_->to(device_);
@@ -168,7 +231,16 @@ Training::Training(const TrainOptions& options) : options_(options) {
     state_ = load_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_);
     log_info("resuming {} after epoch {}", dir.string(), state_.epoch);
   }
-  trim_log(run_.log(), state_.epoch);
+  if (group_) {
+    broadcast_state(*model_);
+    std::vector<torch::Tensor> trained;
+    for (const auto& p : model_->parameters())
+      if (p.requires_grad()) trained.push_back(p);
+    sync_ = std::make_unique<GradientSync>(*group_, trained, static_cast<std::int64_t>(e.distributed.bucket_mb * (1 << 20)),
+                                           e.distributed.overlap);
+    step_.sync = sync_.get();
+  }
+  if (leader()) trim_log(run_.log(), state_.epoch);
 
   step_.tasks = &tasks_;
   step_.main = e.tasks.main;
@@ -198,9 +270,10 @@ Training::Training(const TrainOptions& options) : options_(options) {
   val_setup_.pipeline = pipeline;
   val_setup_.batch_size = e.eval.batch_size;
   val_setup_.workers = lo.workers;
-  val_setup_.device = e.device;
+  val_setup_.device = device_.str();
   val_setup_.channels_last = e.model.channels_last;
   val_setup_.label = "validate";
+  val_setup_.shard_over_processes = group_ != nullptr;
 
   log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}, balancer {}", name_, e.model.architecture, info.name,
            train_ids_.size(), val_ids_.size(), test_ids_.size(), join(tasks_.names(), ", "), e.balancer);
@@ -241,7 +314,7 @@ bool Training::run_epoch() {
     }
     ++state_.step;
     bar.set_postfix(loss_text(sums, counts));
-    bar.advance(batch->size());
+    bar.advance(batch->size() * processes());
   }
   const double epoch_seconds = bar.finish();
   const double images_per_second = bar.rate();
@@ -269,7 +342,7 @@ bool Training::run_epoch() {
       state_.best_score = score;
       state_.best_epoch = epoch + 1;
       state_.best_val = r.metrics;
-      save_weights(*model_, run_.best());
+      if (leader()) save_weights(*model_, run_.best());
     }
     balancer_->after_validation(r.metrics);
     line["val_loss"] = r.losses;
@@ -278,8 +351,12 @@ bool Training::run_epoch() {
     line["best"] = best;
   }
   state_.epoch = epoch + 1;
-  append_line(run_.log(), line.dump());
-  save_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_, state_);
+  if (sync_) line["gradient_wait_seconds"] = sync_->take_wait_seconds();
+  if (leader()) {
+    append_line(run_.log(), line.dump());
+    save_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_, state_);
+  }
+  barrier();  // the checkpoint and best.pt are on disk before any process goes on
   log_info("epoch {}/{} done in {} ({:.1f} img/s){}", epoch + 1, epochs, format_duration(epoch_seconds), images_per_second,
            due ? fmt::format(", validation score {:+.4f}{}", line["score"].get<double>(), line["best"].get<bool>() ? " (best)" : "") : "");
   return state_.epoch < epochs;
@@ -290,6 +367,7 @@ TrainResult Training::finish() {
   TrainResult result;
   result.run_dir = run_.dir;
   result.epochs_done = state_.epoch;
+  result.leader = leader();
   if (state_.epoch < e.train.epochs) {
     log_info("stopped after epoch {} of {}; continue with --resume", state_.epoch, e.train.epochs);
     return result;
@@ -297,7 +375,7 @@ TrainResult Training::finish() {
   result.finished = true;
   // The final model: the best validation epoch (the last epoch without validation data).
   if (fs::exists(run_.best())) load_weights(*model_, run_.best());
-  else save_weights(*model_, run_.best());
+  else if (leader()) save_weights(*model_, run_.best());
 
   const data::DatasetInfo& info = dataset_->info();
   OrderedJson summary;
@@ -334,21 +412,35 @@ TrainResult Training::finish() {
     test.label = "test";
     eval::EvalResult r = eval::evaluate_model(*model_, *dataset_, test);
     result.test_metrics = r.metrics;
-    write_json(run_.metrics_file(), r.metrics);
+    if (leader()) write_json(run_.metrics_file(), r.metrics);
     summary["test_split"] = e.data.test_split;
     summary["test_images"] = test_ids_.size();
     summary["test_metrics"] = r.metrics;
   }
   summary["peak_memory_mb"] = peak_memory_mb();
-  write_json(run_.summary_file(), summary);
+  if (group_) {
+    summary["processes"] = group_->size();
+    summary["sync_bn"] = e.train.sync_bn;
+  }
+  if (leader()) write_json(run_.summary_file(), summary);
+  barrier();
   return result;
 }
 
 TrainResult train(const TrainOptions& options) {
   Training training(options);
-  const int last = options.stop_after > 0 ? std::min(training.epochs(), training.epochs_done() + options.stop_after) : training.epochs();
-  while (training.epochs_done() < last) training.run_epoch();
-  return training.finish();
+  try {
+    const int last = options.stop_after > 0 ? std::min(training.epochs(), training.epochs_done() + options.stop_after) : training.epochs();
+    while (training.epochs_done() < last) training.run_epoch();
+    return training.finish();
+  } catch (const std::exception& e) {
+    training.report_failure(e.what());
+    throw;
+  }
+}
+
+void Training::report_failure(const std::string& message) noexcept {
+  if (group_) group_->report_failure(message);
 }
 
 }  // namespace densemtl::train

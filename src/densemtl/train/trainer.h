@@ -21,7 +21,13 @@
 #include "densemtl/train/run.h"
 #include "densemtl/train/step.h"
 
+namespace densemtl::dist {
+class ProcessGroup;
+}
+
 namespace densemtl::train {
+
+class GradientSync;
 
 struct TrainOptions {
   fs::path config;
@@ -37,6 +43,7 @@ struct TrainResult {
   OrderedJson test_metrics;
   int epochs_done = 0;
   bool finished = false;               // all epochs done and the final model scored
+  bool leader = true;                  // the one process, or rank 0 of several (the one that reports)
 };
 
 // The model selection score: the mean relative improvement of the main tasks' Delta_m metrics
@@ -63,13 +70,27 @@ class Training {
   TrainResult finish();
 
   int epochs_done() const { return state_.epoch; }
+  // Several processes (densemtl launch, torchrun, Slurm): this one's rank and their number. Rank
+  // 0 writes the run folder; every rank trains on its part of each batch and scores its share of
+  // the evaluation images.
+  int rank() const;
+  int processes() const;
+  // Several processes: tells the others why this one stops (their errors name it).
+  void report_failure(const std::string& message) noexcept;
   int epochs() const { return experiment_.train.epochs; }
   const Run& run() const { return run_; }
   models::ArchitectureImpl& model() { return *model_; }
   balancing::Balancer& balancer() { return *balancer_; }
 
  private:
+  // Writes to the run folder (the one process, or rank 0).
+  bool leader() const { return rank() == 0; }
+  // Waits for every process (several processes only).
+  void barrier();
+
   TrainOptions options_;
+  std::unique_ptr<dist::ProcessGroup> group_;  // before everything that uses it, destroyed last
+  std::unique_ptr<GradientSync> sync_;
   Experiment experiment_;
   Run run_;
   std::string name_;
