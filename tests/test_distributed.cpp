@@ -21,6 +21,8 @@
 #include "densemtl/core/json.h"
 #include "densemtl/data/synthetic/generator.h"
 #include "densemtl/dist/process_group.h"
+#include "densemtl/models/layers.h"
+#include "densemtl/models/sync_batch_norm.h"
 #include "densemtl/train/trainer.h"
 #include "test_util.h"
 
@@ -46,7 +48,8 @@ fs::path scenes(const fs::path& dir) {
 
 // Semantic segmentation (cross-entropy with ignored pixels), depth (masked L1: invalid pixels
 // differ between the halves of a batch) and saliency (the balanced BCE's weight is a statistic of
-// the whole batch); batch norms synchronised; SGD, so that the runs' differences stay at rounding.
+// the whole batch); batch norms synchronised; SGD at a small rate, so that the runs' differences stay
+// at rounding.
 fs::path config(const fs::path& dir, const fs::path& data, int epochs = 2, const std::string& extra = "") {
   fs::path file = dir / "exp.yaml";
   std::ofstream(file) << "data:\n  dataset: synthetic\n  root: " << data.string() << "\n  val_split: val\n  input_size: [32, 40]\n"
@@ -54,7 +57,7 @@ fs::path config(const fs::path& dir, const fs::path& data, int epochs = 2, const
                       << "tasks:\n  main: [semseg, sal, depth]\n"
                       << "model:\n  architecture: baseline\n  head: deeplab\n  width: 0.125\n"
                       << "backbone:\n  name: resnet18\n"
-                      << "optimizer:\n  name: sgd\n  lr: 0.01\n  momentum: 0.9\n"
+                      << "optimizer:\n  name: sgd\n  lr: 0.002\n  momentum: 0.9\n"
                       << "train:\n  epochs: " << epochs << "\n  batch_size: 4\n  sync_bn: true\n"
                       << "eval:\n  batch_size: 1\n"
                       << "threads: 1\n" << extra;
@@ -141,7 +144,63 @@ std::size_t log_lines(const fs::path& file) {
   return n;
 }
 
+// A group of `size` processes in one: every process holds the same values, so a sum over the
+// processes is `size` times the value, and a gather `size` copies.
+class Replicas : public Collective {
+ public:
+  explicit Replicas(int size) : size_(size) {}
+  int rank() const override { return 0; }
+  int size() const override { return size_; }
+  std::unique_ptr<Pending> start_all_reduce_sum(at::Tensor tensor) override {
+    tensor.mul_(size_);
+    struct Done : Pending {
+      void wait() override {}
+    };
+    return std::make_unique<Done>();
+  }
+  std::vector<at::Tensor> all_gather(const at::Tensor& tensor) override { return std::vector<at::Tensor>(static_cast<std::size_t>(size_), tensor.clone()); }
+  void broadcast(at::Tensor&, int) override {}
+  void barrier() override {}
+
+ private:
+  int size_;
+};
+
 }  // namespace
+
+TEST(Distributed, SynchronisedBatchNormIsBatchNormOverTheGlobalBatch) {
+  // Two processes holding the same half batch x: the global batch is [x, x]. Values, running
+  // statistics and gradients must be those of plain batch norm on [x, x].
+  torch::manual_seed(0);
+  torch::Tensor x = torch::randn({3, 5, 4, 6}) * 2 + 1, w = torch::randn({3, 5, 4, 6});
+  models::BatchNorm2d plain(5), synced(5);
+  {
+    torch::NoGradGuard g;
+    plain->weight.uniform_(0.5, 1.5);
+    plain->bias.uniform_(-1, 1);
+    synced->weight.copy_(plain->weight);
+    synced->bias.copy_(plain->bias);
+  }
+  torch::Tensor both = torch::cat({x, x}).requires_grad_();
+  torch::Tensor reference = plain->forward(both);
+  (reference * torch::cat({w, w})).sum().backward();
+  torch::Tensor mine = x.clone().requires_grad_();
+  Replicas two(2);
+  set_world(&two);
+  models::set_sync_batch_norm(true);
+  torch::Tensor y = synced->forward(mine);
+  (y * w).sum().backward();  // this process's loss
+  models::set_sync_batch_norm(false);
+  set_world(nullptr);
+  EXPECT_TRUE(torch::allclose(y, reference.slice(0, 0, 3), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(synced->running_mean, plain->running_mean, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(synced->running_var, plain->running_var, 1e-5, 1e-5));  // unbiased over 144 values
+  // The input's gradient is that of the processes' summed loss (through the statistics, each
+  // process's loss reaches every input); the weight's is this process's part of it.
+  EXPECT_TRUE(torch::allclose(mine.grad(), both.grad().slice(0, 0, 3), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(2 * synced->weight.grad(), plain->weight.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(2 * synced->bias.grad(), plain->bias.grad(), 1e-4, 1e-5));
+}
 
 TEST(Distributed, TheLaunchersEnvironmentIsReadAndItsErrorsNameTheVariable) {
   const std::vector<std::string> names = {"WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
@@ -195,10 +254,12 @@ TEST(Distributed, TwoProcessesTrainAsOneProcessOnTheGlobalBatch) {
   const fs::path data = scenes(dir.path());
   const fs::path cfg = config(dir.path(), data);
   // Fixed weights; uncertainty weighting (learned, loss level); PCGrad (gradient matrix on the
-  // shared parameters, summed over the processes); MGDA-UB and GradDrop (on the shared
-  // representation, whose columns are gathered: MGDA's Gram matrix and GradDrop's mask are the
-  // whole batch's).
-  for (const std::string balancer : {"fixed", "uw", "pcgrad", "mgda", "graddrop"}) {
+  // shared parameters, summed over the processes); MGDA-UB (on the shared representation, whose
+  // columns are gathered: its Gram matrix is the whole batch's). Four SGD steps with momentum;
+  // dropout draws the whole batch's mask on every process. (GradDrop also runs on the gathered
+  // representation with the same draws, but its mask thresholds them, so a rounding difference
+  // can flip an element: it is not compared here.)
+  for (const std::string balancer : {"fixed", "uw", "pcgrad", "mgda"}) {
     SCOPED_TRACE(balancer);
     TrainOptions one;
     one.config = cfg;
@@ -212,7 +273,7 @@ TEST(Distributed, TwoProcessesTrainAsOneProcessOnTheGlobalBatch) {
     ASSERT_EQ(r.status, 0) << r.output;
     std::string where;
     const double d = largest_difference(one.out / "checkpoint.pt", two / "checkpoint.pt", &where);
-    EXPECT_LT(d, 2e-5) << "largest difference at " << where;
+    EXPECT_LT(d, 2e-6) << "largest difference at " << where;  // measured: 2e-7 to 4e-7
     // The logged losses are the global batch's.
     Json a = Json::parse(read_text(one.out / "log.jsonl").substr(0, read_text(one.out / "log.jsonl").find('\n')));
     Json b = Json::parse(read_text(two / "log.jsonl").substr(0, read_text(two / "log.jsonl").find('\n')));

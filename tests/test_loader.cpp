@@ -176,7 +176,8 @@ TEST(Loader, ShardsSplitEveryBatchIntoTheOneProcessBatchOrDealOutWholeBatches) {
   EXPECT_EQ(dealt.batches_per_epoch(), 1u);
   auto b = epoch(dealt, 0);
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0].ids, std::vector<std::string>(s.ds->ids("train").begin() + 4, s.ds->ids("train").begin() + 8));
+  const std::vector<std::string> ids = s.ds->ids("train");
+  EXPECT_EQ(b[0].ids, std::vector<std::string>(ids.begin() + 4, ids.begin() + 8));
   // A batch that does not split evenly is refused.
   LoaderOptions odd = o;
   odd.split_batches = true;

@@ -56,15 +56,19 @@ Subcommand add_evaluate(CLI::App& root) {
             if (!o->run.empty()) {
               if (!o->predictions.empty() || !o->dataset.empty())
                 throw UsageError("--run scores a run's model; use --dataset/--split/--predictions for a prediction folder");
+              train::Run run = train::open_run(o->run);
+              const Experiment& x = run.experiment;
               if (auto launch = dist::launch_environment()) {
-                group = std::make_unique<dist::ProcessGroup>(*launch, dist::GroupOptions{});
+                dist::GroupOptions go;
+                go.backend = x.distributed.backend;
+                go.device = o->device;
+                go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(x.distributed.timeout * 1000));
+                group = std::make_unique<dist::ProcessGroup>(*launch, go);
                 if (launch->rank != 0) {
                   ProgressBar::set_enabled(false);
                   spdlog::set_level(spdlog::level::warn);
                 }
               }
-              train::Run run = train::open_run(o->run);
-              const Experiment& x = run.experiment;
               auto ds = x.open_dataset();
               std::string split = o->split.empty() ? x.data.test_split : o->split;
               models::Architecture model = train::load_run_model(run, ds->info(), o->device);

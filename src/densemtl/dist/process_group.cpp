@@ -103,16 +103,21 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<GroupBase> group;  // the Gloo or NCCL process group
   std::thread heartbeat;
   std::atomic<bool> stopping{false};
+  // After a failed operation the group's state is unknown (operations in flight may wait for
+  // peers that are gone): the process leaves without tearing it down.
+  mutable std::atomic<bool> broken{false};
 
   std::string endpoint() const { return fmt::format("{}:{}", env.master_addr, env.master_port); }
 
   // The rendezvous store (rank 0 hosts it, unless torchrun's agent does), under this run's prefix.
-  c10::intrusive_ptr<c10d::Store> connect(bool server, std::chrono::milliseconds timeout) const {
+  // `join`: this process's own connection, counted in the rendezvous (the host waits for all of
+  // them); the heartbeat and failure probes connect without.
+  c10::intrusive_ptr<c10d::Store> connect(bool server, std::chrono::milliseconds timeout, bool join = true) const {
     c10d::TCPStoreOptions o;
     o.port = static_cast<std::uint16_t>(env.master_port);
     o.isServer = server && !env.agent_store;
-    o.numWorkers = o.isServer ? c10::optional<std::size_t>(static_cast<std::size_t>(env.size)) : c10::nullopt;
-    o.waitWorkers = o.isServer;
+    o.numWorkers = join ? c10::optional<std::size_t>(static_cast<std::size_t>(env.size)) : c10::nullopt;
+    o.waitWorkers = join;
     o.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
     return c10::make_intrusive<c10d::PrefixStore>("densemtl/attempt_" + std::to_string(env.restart), tcp);
@@ -122,7 +127,7 @@ struct ProcessGroup::Impl {
   void beat() {
     c10::intrusive_ptr<c10d::Store> own;
     try {
-      own = connect(false, options.timeout);
+      own = connect(false, options.timeout, false);
     } catch (const std::exception&) {
       return;
     }
@@ -141,7 +146,7 @@ struct ProcessGroup::Impl {
   // or the rendezvous host gone.
   std::string diagnose() const {
     try {
-      c10::intrusive_ptr<c10d::Store> probe = connect(false, std::chrono::milliseconds(3000));
+      c10::intrusive_ptr<c10d::Store> probe = connect(false, std::chrono::milliseconds(3000), false);
       std::vector<std::string> reported;
       for (int r = 0; r < env.size; ++r) {
         if (r == env.rank) continue;
@@ -165,14 +170,15 @@ struct ProcessGroup::Impl {
         if (r != env.rank && after[static_cast<std::size_t>(r)] == before[static_cast<std::size_t>(r)]) silent.push_back(std::to_string(r));
       if (!silent.empty())
         return fmt::format("rank{} {} stopped responding (died or hung: no heartbeat)", silent.size() > 1 ? "s" : "", join(silent, ", "));
-      return "every other rank is alive but did not take part (a rank is stuck outside the collective operations)";
+      return "every other rank is alive";
     } catch (const std::exception&) {
       return fmt::format("rank 0 stopped responding (the rendezvous it hosts at {} is gone: it died or hung)", endpoint());
     }
   }
 
   [[noreturn]] void failed(const std::string& what, const std::exception& e) const {
-    fail("rank {}: {} across {} processes failed: {} ({})", env.rank, what, env.size, diagnose(), first_line(e.what()));
+    broken = true;
+    fail("rank {}: {} across {} processes failed: {}; {}", env.rank, what, env.size, first_line(e.what()), diagnose());
   }
 
   // NCCL works on GPU tensors only: host tensors travel through the GPU.
@@ -248,6 +254,14 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const GroupOptions& options) : 
 ProcessGroup::~ProcessGroup() {
   if (world() == this) set_world(nullptr);
   impl_->stopping = true;
+  if (impl_->broken) {
+    // Tearing down Gloo would wait for operations whose peers are gone (up to the timeout): the
+    // process is about to exit with the error, so the group is left as it is (the heartbeat
+    // thread stops on its own).
+    impl_->heartbeat.detach();
+    (void)impl_.release();
+    return;
+  }
   if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
 }
 
@@ -306,6 +320,7 @@ void ProcessGroup::barrier() {
 }
 
 void ProcessGroup::report_failure(const std::string& message) noexcept {
+  impl_->broken = true;
   try {
     std::string line = first_line(message);
     impl_->store->set(kFailed + std::to_string(impl_->env.rank), std::vector<std::uint8_t>(line.begin(), line.end()));

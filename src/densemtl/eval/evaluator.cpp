@@ -49,7 +49,7 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   loader.start_epoch(0);
   bool was_training = model.is_training();
   model.eval();
-  c10::InferenceMode inference;
+  std::optional<c10::InferenceMode> inference(std::in_place);
   torch::Device device = select_device(s.device, "evaluate");
   EvalResult result;
   std::map<std::string, double> loss_sum;
@@ -82,6 +82,8 @@ EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& 
   }
   bar.finish();
   if (was_training) model.train();
+  // The pooling's tensors are updated in place by the process group's threads: not inference tensors.
+  inference.reset();
   if (sharded) {
     std::vector<double> sums{static_cast<double>(result.images)};
     for (const auto& t : s.tasks.names()) {

@@ -1,5 +1,7 @@
 #include "densemtl/models/heads/deeplab.h"
 
+#include "densemtl/core/collective.h"
+
 namespace densemtl::models {
 
 namespace {
@@ -12,6 +14,28 @@ torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, std::int64
   s->push_back(torch::nn::ReLU());
   return s;
 }
+
+// Dropout (torch.nn.Dropout's: zero with probability p, scale the rest by 1 / (1 - p)) whose mask
+// does not depend on how the batch is split over processes: every process draws the mask of the
+// whole batch (the same draws from the same generator state) and keeps its own rows, so a
+// multi-process run drops what one process would on the global batch (core/collective.h).
+class BatchDropoutImpl : public torch::nn::Module {
+ public:
+  explicit BatchDropoutImpl(double p) : p_(p) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    if (!is_training() || p_ == 0) return x;
+    const std::int64_t n = world() ? world()->size() : 1, rank = world() ? world()->rank() : 0;
+    std::vector<std::int64_t> shape = x.sizes().vec();
+    shape[0] *= n;
+    torch::Tensor noise = torch::empty(shape, x.options().memory_format(c10::MemoryFormat::Contiguous));
+    noise.bernoulli_(1 - p_).div_(1 - p_);
+    return x * noise.narrow(0, rank * x.size(0), x.size(0));
+  }
+
+ private:
+  double p_;
+};
+TORCH_MODULE(BatchDropout);
 
 }  // namespace
 
@@ -38,7 +62,7 @@ AsppImpl::AsppImpl(std::int64_t in, std::int64_t out, const std::vector<std::int
   project->push_back(projection);
   project->push_back(batch_norm(projection));
   project->push_back(torch::nn::ReLU());
-  project->push_back(torch::nn::Dropout(0.5));
+  project->push_back(BatchDropout(0.5));
   register_module("project", project);
 }
 
