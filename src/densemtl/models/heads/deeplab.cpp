@@ -19,21 +19,20 @@ torch::nn::Sequential conv_bn_relu(std::int64_t in, std::int64_t out, std::int64
 // does not depend on how the batch is split over processes: every process draws the mask of the
 // whole batch (the same draws from the same generator state) and keeps its own rows, so a
 // multi-process run drops what one process would on the global batch (core/collective.h).
-class BatchDropoutImpl : public torch::nn::Module {
+// (A torch::nn::Dropout, whose options.p it reads.)
+class BatchDropoutImpl : public torch::nn::DropoutImpl {
  public:
-  explicit BatchDropoutImpl(double p) : p_(p) {}
+  using torch::nn::DropoutImpl::DropoutImpl;
   torch::Tensor forward(const torch::Tensor& x) {
-    if (!is_training() || p_ == 0) return x;
+    const double p = options.p();
+    if (!is_training() || p == 0) return x;
     const std::int64_t n = world() ? world()->size() : 1, rank = world() ? world()->rank() : 0;
     std::vector<std::int64_t> shape = x.sizes().vec();
     shape[0] *= n;
     torch::Tensor noise = torch::empty(shape, x.options().memory_format(c10::MemoryFormat::Contiguous));
-    noise.bernoulli_(1 - p_).div_(1 - p_);
+    noise.bernoulli_(1 - p).div_(1 - p);
     return x * noise.narrow(0, rank * x.size(0), x.size(0));
   }
-
- private:
-  double p_;
 };
 TORCH_MODULE(BatchDropout);
 
