@@ -9,10 +9,10 @@
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/data/dataset.h"
+#include "densemtl/dist/process_group.h"
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/tasks/registry.h"
 #include "densemtl/train/experiment.h"
-#include "densemtl/dist/process_group.h"
 #include "densemtl/train/run.h"
 
 namespace densemtl::cli {

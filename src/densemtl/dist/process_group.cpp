@@ -233,7 +233,7 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const GroupOptions& options) : 
       else if (env.master_addr == "127.0.0.1" || env.master_addr == "localhost")
         o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
       else o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-      o->threads = 2;
+      o->threads = 1;
       m.group = c10::make_intrusive<c10d::ProcessGroupGloo>(m.store, env.rank, env.size, o);
     } else {
 #ifdef USE_C10D_NCCL
