@@ -1,12 +1,16 @@
 // Model specs for the architecture tests: an architecture on a backbone with tasks, auxiliary
-// tasks and, when given, its own options (a YAML flow map for model.<architecture>).
+// tasks and, when given, its own options (a YAML flow map for model.<architecture>); the model
+// tensors of a checkpoint file.
 #pragma once
+
+#include <torch/torch.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "densemtl/core/fs.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/models/architectures/architecture.h"
 #include "densemtl/train/experiment.h"
@@ -33,6 +37,18 @@ inline models::ModelSpec model_spec(const std::string& arch, const std::string& 
     s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
   }
   return s;
+}
+
+// Every parameter and buffer of the model in a checkpoint (keys "model.<name>").
+inline std::map<std::string, at::Tensor> checkpoint_model(const fs::path& file) {
+  torch::serialize::InputArchive a;
+  a.load_from(file.string());
+  std::map<std::string, at::Tensor> out;
+  for (const auto& key : a.keys()) {
+    at::Tensor t;
+    if (key.rfind("model.", 0) == 0 && a.try_read(key, t)) out[key] = t;
+  }
+  return out;
 }
 
 }  // namespace densemtl::test

@@ -24,6 +24,7 @@
 #include "densemtl/models/layers.h"
 #include "densemtl/models/sync_batch_norm.h"
 #include "densemtl/train/trainer.h"
+#include "model_util.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -64,20 +65,9 @@ fs::path config(const fs::path& dir, const fs::path& data, int epochs = 2, const
   return file;
 }
 
-std::map<std::string, at::Tensor> model_tensors(const fs::path& checkpoint) {
-  torch::serialize::InputArchive a;
-  a.load_from(checkpoint.string());
-  std::map<std::string, at::Tensor> out;
-  for (const auto& key : a.keys()) {
-    at::Tensor t;
-    if (key.rfind("model.", 0) == 0 && a.try_read(key, t)) out[key] = t;
-  }
-  return out;
-}
-
 // Largest |a - b| relative to the tensor's scale, over every parameter and buffer.
 double largest_difference(const fs::path& a, const fs::path& b, std::string* where = nullptr) {
-  auto x = model_tensors(a), y = model_tensors(b);
+  auto x = test::checkpoint_model(a), y = test::checkpoint_model(b);
   EXPECT_EQ(x.size(), y.size());
   EXPECT_FALSE(x.empty());
   double worst = 0;

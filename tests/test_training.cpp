@@ -19,6 +19,7 @@
 #include "densemtl/train/run.h"
 #include "densemtl/train/trainer.h"
 #include "fixtures.h"
+#include "model_util.h"
 #include "test_util.h"
 
 namespace densemtl::train {
@@ -65,17 +66,6 @@ fs::path single_task_run(const fs::path& config, const std::string& task, const 
   return o.out;
 }
 
-std::map<std::string, at::Tensor> checkpoint_model(const fs::path& file) {
-  torch::serialize::InputArchive a;
-  a.load_from(file.string());
-  std::map<std::string, at::Tensor> out;
-  for (const auto& key : a.keys()) {
-    at::Tensor t;
-    if (key.rfind("model.", 0) == 0 && a.try_read(key, t)) out[key] = t;
-  }
-  return out;
-}
-
 std::vector<Json> read_log(const fs::path& file) {
   std::vector<Json> lines;
   std::ifstream in(file);
@@ -108,9 +98,9 @@ TEST(Training, ResumingGivesTheSameWeightsAsTrainingInOneGo) {
   TrainResult second = train(b);
   EXPECT_TRUE(second.finished);
   // Not just the conv weights: every parameter and buffer (BN statistics) is identical.
-  auto wa = checkpoint_model(dir.path() / "a" / "checkpoint.pt");
+  auto wa = test::checkpoint_model(dir.path() / "a" / "checkpoint.pt");
   EXPECT_FALSE(fs::exists(dir.path() / "b" / "checkpoint.pt.tmp.99.0"));  // the killed writer's leftover went
-  auto wb = checkpoint_model(dir.path() / "b" / "checkpoint.pt");
+  auto wb = test::checkpoint_model(dir.path() / "b" / "checkpoint.pt");
   ASSERT_FALSE(wa.empty());
   ASSERT_EQ(wa.size(), wb.size());
   for (const auto& [name, t] : wa) EXPECT_TRUE(torch::equal(t, wb.at(name))) << name;

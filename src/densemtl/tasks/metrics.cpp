@@ -27,6 +27,23 @@ void add(std::vector<T>& to, const std::vector<double>& state, std::size_t& at) 
 void check_consumed(const std::vector<double>& state, std::size_t at) {
   if (at != state.size()) fail("internal: a metric state of {} values, {} expected", state.size(), at);
 }
+// Accumulators of count vectors and an image count: their state, and another shard's merged in.
+template <typename... V>
+std::vector<double> vectors_state(std::size_t images, const V&... vectors) {
+  std::vector<double> out;
+  (put(out, vectors), ...);
+  out.push_back(static_cast<double>(images));
+  return out;
+}
+template <typename... V>
+void merge_vectors(const std::vector<double>& state, std::size_t& images, V&... vectors) {
+  std::size_t at = 0;
+  (add(vectors, state, at), ...);
+  std::vector<std::size_t> n{0};
+  add(n, state, at);
+  check_consumed(state, at);
+  images += n[0];
+}
 
 double round_to(double v, int digits) {
   double f = std::pow(10.0, digits);
@@ -83,24 +100,8 @@ class Miou : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
-  std::vector<double> state() const override {
-    std::vector<double> out;
-    put(out, tp_);
-    put(out, fp_);
-    put(out, fn_);
-    out.push_back(static_cast<double>(images_));
-    return out;
-  }
-  void merge(const std::vector<double>& state) override {
-    std::size_t at = 0;
-    add(tp_, state, at);
-    add(fp_, state, at);
-    add(fn_, state, at);
-    std::vector<std::size_t> n{0};
-    add(n, state, at);
-    images_ += n[0];
-    check_consumed(state, at);
-  }
+  std::vector<double> state() const override { return vectors_state(images_, tp_, fp_, fn_); }
+  void merge(const std::vector<double>& state) override { merge_vectors(state, images_, tp_, fp_, fn_); }
 
  private:
   std::vector<std::string> names_;
@@ -146,24 +147,8 @@ class Saliency : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
-  std::vector<double> state() const override {
-    std::vector<double> out;
-    put(out, j_);
-    put(out, p_);
-    put(out, r_);
-    out.push_back(static_cast<double>(images_));
-    return out;
-  }
-  void merge(const std::vector<double>& state) override {
-    std::size_t at = 0;
-    add(j_, state, at);
-    add(p_, state, at);
-    add(r_, state, at);
-    std::vector<std::size_t> n{0};
-    add(n, state, at);
-    images_ += n[0];
-    check_consumed(state, at);
-  }
+  std::vector<double> state() const override { return vectors_state(images_, j_, p_, r_); }
+  void merge(const std::vector<double>& state) override { merge_vectors(state, images_, j_, p_, r_); }
 
  private:
   std::vector<double> j_, p_, r_;
