@@ -278,21 +278,20 @@ TEST(Distributed, ShardedEvaluationGivesExactlyTheOneProcessMetrics) {
   test::TempDir dir;
   const fs::path data = scenes(dir.path());
   const fs::path cfg = config(dir.path(), data, 1);
-  TrainOptions o;
-  o.config = cfg;
-  o.out = dir.path() / "run";
-  train(o);
+  const fs::path run = dir.path() / "run";
+  // Trained by 2 processes, which score the test split sharded at the end (metrics.json).
+  auto trained = test::run_densemtl("launch --nproc 2 -- train --config " + cfg.string() + " --out " + run.string());
+  ASSERT_EQ(trained.status, 0) << trained.output;
   // 3 test images, batches of 1: rank 0 scores two, rank 1 one; the accumulators are pooled.
   const fs::path a = dir.path() / "one.json", b = dir.path() / "two.json";
-  auto r1 = test::run_densemtl("evaluate --run " + o.out.string() + " --json " + a.string());
+  auto r1 = test::run_densemtl("evaluate --run " + run.string() + " --json " + a.string());
   ASSERT_EQ(r1.status, 0) << r1.output;
-  auto r2 = test::run_densemtl("launch --nproc 2 -- evaluate --run " + o.out.string() + " --json " + b.string());
+  auto r2 = test::run_densemtl("launch --nproc 2 -- evaluate --run " + run.string() + " --json " + b.string());
   ASSERT_EQ(r2.status, 0) << r2.output;
   Json one = read_json(a), two = read_json(b);
   EXPECT_EQ(one, two);
   EXPECT_EQ(two["semseg"]["images"], 3);
-  // And the run's own test scoring (sharded in a two-process run) matches its evaluate.
-  EXPECT_EQ(read_json(o.out / "metrics.json"), one);
+  EXPECT_EQ(read_json(run / "metrics.json"), one);
 }
 
 TEST(Distributed, AResumedTwoProcessRunEqualsAnUninterruptedOne) {

@@ -71,7 +71,12 @@ Subcommand add_evaluate(CLI::App& root) {
               }
               auto ds = x.open_dataset();
               std::string split = o->split.empty() ? x.data.test_split : o->split;
-              models::Architecture model = train::load_run_model(run, ds->info(), o->device);
+              // Several processes on GPUs: one GPU each, by local rank.
+              std::string device = o->device;
+              if (group && device == "cuda")
+                device = fmt::format("cuda:{}", dist::launch_environment()->local_rank %
+                                                    std::max<int>(1, static_cast<int>(torch::cuda::device_count())));
+              models::Architecture model = train::load_run_model(run, ds->info(), device);
               eval::EvalSetup s;
               s.ids = ds->ids(split);
               s.tasks = tasks::TaskSet(x.tasks.main, edge_override(*x.config, o->edge_max_dist).get());
@@ -80,7 +85,7 @@ Subcommand add_evaluate(CLI::App& root) {
               s.workers = x.data.workers;
               s.threads = o->threads;
               s.predictions = run.predictions(split);
-              s.device = o->device;
+              s.device = device;
               s.channels_last = x.model.channels_last;
               s.label = "evaluate";
               s.shard_over_processes = group != nullptr;

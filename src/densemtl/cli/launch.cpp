@@ -1,9 +1,9 @@
 // densemtl launch: starts N local processes of one densemtl command (usually train) as a
 // multi-process run, for users without torchrun or Slurm: each gets torchrun's environment
 // (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT). When one
-// process fails, the others get a grace period to stop by themselves (they do within
-// distributed.timeout, naming the failed rank), then are terminated; the exit status is the first
-// failure's.
+// process fails, the others get a grace period (--grace) to stop by themselves (a dead peer ends
+// their next operation at once, naming it; a hung one after distributed.timeout), then are
+// terminated; the exit status is the first failure's. SIGINT and SIGTERM are passed on to them.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +24,16 @@
 namespace densemtl::cli {
 
 namespace {
+
+// The children, for the signal handler.
+std::vector<pid_t> g_children;
+
+void pass_on(int signal) {
+  for (pid_t pid : g_children)
+    if (pid > 0) ::kill(pid, signal);
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
 
 struct LaunchOptions {
   int nproc = 2;
@@ -85,6 +95,9 @@ int launch(const LaunchOptions& o) {
     }
     pids.push_back(pid);
   }
+  g_children = pids;
+  ::signal(SIGINT, pass_on);
+  ::signal(SIGTERM, pass_on);
   int exit_code = 0;
   int running = o.nproc;
   std::optional<std::chrono::steady_clock::time_point> deadline;
@@ -117,6 +130,7 @@ int launch(const LaunchOptions& o) {
       if (pids[r] == done) {
         rank = static_cast<int>(r);
         pids[r] = -1;
+        g_children[r] = -1;
       }
     if (rank < 0) continue;
     --running;

@@ -45,9 +45,7 @@ void Collective::all_reduce_sum(std::vector<at::Tensor>& tensors) {
     std::int64_t offset = 0;
     for (auto i : members) {
       torch::Tensor& t = tensors[i];
-      torch::Tensor part = buffer.narrow(0, offset, t.numel()).view(t.sizes());
-      if (t.is_contiguous()) t.copy_(part);
-      else t = part.clone();
+      t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
       offset += t.numel();
     }
   }

@@ -27,8 +27,8 @@ class Collective {
   // Starts summing the contiguous `tensor` over the processes, in place; the caller keeps it alive
   // and untouched until wait() returns. Every process starts the same sums in the same order.
   virtual std::unique_ptr<Pending> start_all_reduce_sum(at::Tensor tensor) = 0;
-  // Sums each tensor over the processes, in place (one operation for all of them; every process
-  // passes the same shapes in the same order).
+  // Sums each tensor over the processes, in place, whatever its memory layout (one operation for
+  // all of them; every process passes the same shapes in the same order).
   void all_reduce_sum(std::vector<at::Tensor>& tensors);
   void all_reduce_sum(at::Tensor& tensor) {
     std::vector<at::Tensor> one{tensor};

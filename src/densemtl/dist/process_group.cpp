@@ -181,8 +181,12 @@ struct ProcessGroup::Impl {
     fail("rank {}: {} across {} processes failed: {}; {}", env.rank, what, env.size, first_line(e.what()), diagnose());
   }
 
-  // NCCL works on GPU tensors only: host tensors travel through the GPU.
+  // NCCL works on GPU tensors only: host tensors travel through this process's GPU (LOCAL_RANK).
   bool staged(const at::Tensor& t) const { return backend == "nccl" && !t.is_cuda(); }
+  at::Tensor stage(const at::Tensor& t) const {
+    const auto gpus = std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
+    return t.to(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % gpus)));
+  }
 };
 
 namespace {
@@ -195,7 +199,7 @@ class Waiting : public Collective::Pending {
     try {
       work_->wait();
     } catch (const std::exception& e) {
-      impl_.failed("a gradient sum", e);
+      impl_.failed("a sum", e);
     }
     if (staged_.defined()) target_.copy_(staged_.cpu());
   }
@@ -271,7 +275,7 @@ std::string ProcessGroup::backend() const { return impl_->backend; }
 
 std::unique_ptr<Collective::Pending> ProcessGroup::start_all_reduce_sum(at::Tensor tensor) {
   Impl& m = *impl_;
-  at::Tensor staged = m.staged(tensor) ? tensor.cuda() : at::Tensor();
+  at::Tensor staged = m.staged(tensor) ? m.stage(tensor) : at::Tensor();
   std::vector<at::Tensor> io{staged.defined() ? staged : tensor};
   try {
     return std::make_unique<Waiting>(m, m.group->allreduce(io), staged, tensor);
@@ -282,7 +286,7 @@ std::unique_ptr<Collective::Pending> ProcessGroup::start_all_reduce_sum(at::Tens
 
 std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& tensor) {
   Impl& m = *impl_;
-  at::Tensor in = m.staged(tensor) ? tensor.cuda() : tensor.contiguous();
+  at::Tensor in = m.staged(tensor) ? m.stage(tensor).contiguous() : tensor.contiguous();
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < m.env.size; ++r) out[0].push_back(torch::empty_like(in));
   std::vector<at::Tensor> inputs{in};
@@ -298,7 +302,7 @@ std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& tensor) {
 
 void ProcessGroup::broadcast(at::Tensor& tensor, int root) {
   Impl& m = *impl_;
-  at::Tensor staged = m.staged(tensor) ? tensor.cuda() : at::Tensor();
+  at::Tensor staged = m.staged(tensor) ? m.stage(tensor) : at::Tensor();
   std::vector<at::Tensor> io{staged.defined() ? staged : tensor};
   c10d::BroadcastOptions o;
   o.rootRank = root;

@@ -24,6 +24,7 @@ struct GradientSync::State {
   std::vector<Bucket> buckets;
   std::vector<bool> seen;
   bool armed = false, overlap = true;
+  std::size_t next = 0;  // buckets start in index order (every process the same), a ready prefix at a time
   double wait_seconds = 0;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
   std::vector<std::uintptr_t> hooks;
@@ -43,8 +44,8 @@ struct GradientSync::State {
     if (!armed) return;
     if (seen[i]) fail("internal: the gradient of a parameter was accumulated twice in one multi-process step");
     seen[i] = true;
-    Bucket& b = buckets[bucket_of[i]];
-    if (++b.ready == b.members.size()) launch(b);
+    ++buckets[bucket_of[i]].ready;
+    while (next < buckets.size() && buckets[next].ready == buckets[next].members.size()) launch(buckets[next++]);
   }
 };
 
@@ -108,6 +109,7 @@ void GradientSync::arm() {
     b.buffer = torch::Tensor();
   }
   std::fill(s.seen.begin(), s.seen.end(), false);
+  s.next = 0;
   s.armed = s.overlap;
 }
 

@@ -2,10 +2,12 @@
 // of its share of the global batch's loss (tasks/losses.h, GlobalBatch); their sum is the
 // gradient one process would compute on the whole batch. GradientSync sums the model's gradients
 // over the processes in buckets (about bucket_bytes each, in reverse registration order, the
-// order a backward pass finishes them), and a bucket starts its sum while the backward pass goes
-// on, as soon as autograd has accumulated the gradients of all its parameters (hooks after each
-// parameter's gradient accumulation, as PyTorch's DDP Reducer). Gradients written another way
-// (the balancers' gradient modes, regularisers) are summed in reduce(), with what no hook saw.
+// order a backward pass finishes them), and the buckets start their sums, in index order, while
+// the backward pass goes on, as soon as autograd has accumulated the gradients of all their
+// parameters (hooks after each parameter's gradient accumulation, as PyTorch's DDP Reducer).
+// Gradients written another way (the balancers' gradient modes, heads in representation mode) are
+// summed in reduce(), with what no hook saw. Every process must produce gradients for the same
+// parameters in a step (the architectures' graphs do not depend on the data).
 #pragma once
 
 #include <torch/torch.h>

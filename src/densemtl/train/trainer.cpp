@@ -130,6 +130,16 @@ Training::Training(const TrainOptions& options) : options_(options) {
     }
     log_info("{} processes ({}, {} backend), this is rank {}", launch->size, launch->launcher, group_->backend(), launch->rank);
   }
+  try {
+    set_up(options);
+  } catch (const std::exception& error) {
+    report_failure(error.what());
+    throw;
+  }
+}
+
+void Training::set_up(const TrainOptions& options) {
+  const Experiment& e = experiment_;
   name_ = e.name.empty() ? options.config.stem().string() : e.name;
   fs::path dir = options.out.empty() ? fs::path("runs") / name_ : options.out;
   run_.dir = dir;
@@ -232,6 +242,13 @@ Training::Training(const TrainOptions& options) : options_(options) {
     log_info("resuming {} after epoch {}", dir.string(), state_.epoch);
   }
   if (group_) {
+    // Every process must resume from the same epoch (the run folder on storage all of them see).
+    torch::Tensor epoch = torch::tensor({static_cast<double>(state_.epoch)}, torch::kFloat64);
+    std::vector<torch::Tensor> epochs = group_->all_gather(epoch);
+    for (std::size_t r = 0; r < epochs.size(); ++r)
+      if (epochs[r].item<double>() != static_cast<double>(state_.epoch))
+        fail("{}: rank {} starts after epoch {}, rank {} after epoch {}: every process must see the same run folder (shared "
+             "storage) to resume", dir.string(), r, static_cast<int>(epochs[r].item<double>()), group_->rank(), state_.epoch);
     broadcast_state(*model_);
     std::vector<torch::Tensor> trained;
     for (const auto& p : model_->parameters())
@@ -254,6 +271,9 @@ Training::Training(const TrainOptions& options) : options_(options) {
       fail("{}: balancer {} learns from validation batches; set data.val_split or data.val_share > 0", e.source(), e.balancer);
     data::LoaderOptions vo = lo;
     vo.drop_last = val_ids_.size() >= static_cast<std::size_t>(lo.batch_size);
+    if (group_ && !vo.drop_last && val_ids_.size() % static_cast<std::size_t>(group_->size()) != 0)
+      fail("{}: balancer {} reads validation batches, and the {} validation images (fewer than a batch) cannot be split evenly "
+           "over {} processes; use more validation images", e.source(), e.balancer, val_ids_.size(), group_->size());
     vo.seed = e.seed + 1;
     val_loader_ = std::make_unique<data::Loader>(*dataset_, val_ids_, tasks_.names(), data::Pipeline(pipeline, false), vo);
     step_.validation_batch = [this, channels_last = e.model.channels_last] {

@@ -83,6 +83,8 @@ class Training {
   balancing::Balancer& balancer() { return *balancer_; }
 
  private:
+  // Everything after joining the process group (a failure is reported to the other processes).
+  void set_up(const TrainOptions& options);
   // Writes to the run folder (the one process, or rank 0).
   bool leader() const { return rank() == 0; }
   // Waits for every process (several processes only).
