@@ -5,7 +5,6 @@
 #include "densemtl/cli/common.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
-#include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
 #include "densemtl/data/dataset.h"
@@ -58,24 +57,10 @@ Subcommand add_evaluate(CLI::App& root) {
                 throw UsageError("--run scores a run's model; use --dataset/--split/--predictions for a prediction folder");
               train::Run run = train::open_run(o->run);
               const Experiment& x = run.experiment;
-              if (auto launch = dist::launch_environment()) {
-                dist::GroupOptions go;
-                go.backend = x.distributed.backend;
-                go.device = o->device;
-                go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(x.distributed.timeout * 1000));
-                group = std::make_unique<dist::ProcessGroup>(*launch, go);
-                if (launch->rank != 0) {
-                  ProgressBar::set_enabled(false);
-                  spdlog::set_level(spdlog::level::warn);
-                }
-              }
+              group = dist::join_launch({x.distributed.backend, o->device, x.distributed.timeout});
               auto ds = x.open_dataset();
               std::string split = o->split.empty() ? x.data.test_split : o->split;
-              // Several processes on GPUs: one GPU each, by local rank.
-              std::string device = o->device;
-              if (group && device == "cuda")
-                device = fmt::format("cuda:{}", dist::launch_environment()->local_rank %
-                                                    std::max<int>(1, static_cast<int>(torch::cuda::device_count())));
+              const std::string device = group ? group->device_for(o->device) : o->device;
               models::Architecture model = train::load_run_model(run, ds->info(), device);
               eval::EvalSetup s;
               s.ids = ds->ids(split);

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "densemtl/core/error.h"
+#include "densemtl/core/log.h"
+#include "densemtl/core/progress.h"
 #include "densemtl/core/strings.h"
 
 namespace densemtl::dist {
@@ -127,7 +129,7 @@ struct ProcessGroup::Impl {
   void beat() {
     c10::intrusive_ptr<c10d::Store> own;
     try {
-      own = connect(false, options.timeout, false);
+      own = connect(false, std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout * 1000)), false);
     } catch (const std::exception&) {
       return;
     }
@@ -216,6 +218,7 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const GroupOptions& options) : 
   Impl& m = *impl_;
   m.env = env;
   m.options = options;
+  const std::chrono::milliseconds timeout(static_cast<std::int64_t>(options.timeout * 1000));
   if (options.backend == "nccl" || (options.backend == "auto" && options.device == "cuda" && has_nccl())) {
     if (!has_nccl()) fail("distributed.backend: nccl, but this LibTorch build has no NCCL (use gloo, or a CUDA build of LibTorch with NCCL)");
     m.backend = "nccl";
@@ -223,14 +226,14 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const GroupOptions& options) : 
     m.backend = "gloo";
   }
   try {
-    m.store = m.connect(env.rank == 0, options.timeout);
+    m.store = m.connect(env.rank == 0, timeout);
   } catch (const std::exception& e) {
     fail("rank {}: the rendezvous at {} failed within {} s ({}); check MASTER_ADDR / MASTER_PORT and that all {} processes started",
-         env.rank, m.endpoint(), options.timeout.count() / 1000.0, first_line(e.what()), env.size);
+         env.rank, m.endpoint(), options.timeout, first_line(e.what()), env.size);
   }
   try {
     if (m.backend == "gloo") {
-      auto o = c10d::ProcessGroupGloo::Options::create(options.timeout);
+      auto o = c10d::ProcessGroupGloo::Options::create(timeout);
       // The network interface: GLOO_SOCKET_IFNAME when set (as PyTorch reads it), loopback for a
       // one-machine rendezvous, else the address this host's name resolves to.
       if (auto interface = variable("GLOO_SOCKET_IFNAME")) o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*interface));
@@ -242,7 +245,7 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const GroupOptions& options) : 
     } else {
 #ifdef USE_C10D_NCCL
       auto o = c10d::ProcessGroupNCCL::Options::create();
-      o->timeout = options.timeout;
+      o->timeout = timeout;
       m.group = c10::make_intrusive<c10d::ProcessGroupNCCL>(m.store, env.rank, env.size, o);
 #endif
     }
@@ -272,6 +275,24 @@ ProcessGroup::~ProcessGroup() {
 int ProcessGroup::rank() const { return impl_->env.rank; }
 int ProcessGroup::size() const { return impl_->env.size; }
 std::string ProcessGroup::backend() const { return impl_->backend; }
+const LaunchEnv& ProcessGroup::launch() const { return impl_->env; }
+
+std::string ProcessGroup::device_for(const std::string& device) const {
+  if (device != "cuda") return device;
+  return fmt::format("cuda:{}", impl_->env.local_rank % std::max<int>(1, static_cast<int>(torch::cuda::device_count())));
+}
+
+std::unique_ptr<ProcessGroup> join_launch(const GroupOptions& options) {
+  auto env = launch_environment();
+  if (!env) return nullptr;
+  auto group = std::make_unique<ProcessGroup>(*env, options);
+  if (env->rank != 0) {
+    ProgressBar::set_enabled(false);
+    spdlog::set_level(spdlog::level::warn);
+  }
+  log_info("{} processes ({}, {} backend), this is rank {}", env->size, env->launcher, group->backend(), env->rank);
+  return group;
+}
 
 std::unique_ptr<Collective::Pending> ProcessGroup::start_all_reduce_sum(at::Tensor tensor) {
   Impl& m = *impl_;

@@ -34,9 +34,9 @@ struct LaunchEnv {
 std::optional<LaunchEnv> launch_environment();
 
 struct GroupOptions {
-  std::string backend = "auto";  // auto | gloo | nccl
+  std::string backend = "auto";  // auto | gloo | nccl (distributed.backend)
   std::string device = "cpu";    // the run's device (auto: nccl on cuda when built with it)
-  std::chrono::milliseconds timeout{std::chrono::seconds(300)};
+  double timeout = 300;          // seconds (distributed.timeout)
 };
 
 // A process group: joins the rendezvous (waiting up to the timeout for every process) and is
@@ -55,12 +55,21 @@ class ProcessGroup : public Collective {
   void report_failure(const std::string& message) noexcept;
   // The backend in use ("gloo" or "nccl").
   std::string backend() const;
+  // This process's place in the launch.
+  const LaunchEnv& launch() const;
+  // The device this process works on: "cuda" becomes its own GPU (LOCAL_RANK modulo the GPUs),
+  // any other as it is.
+  std::string device_for(const std::string& device) const;
 
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// Joins the launch this process is part of (null when there is none), with one voice: only rank 0
+// logs information and draws progress bars.
+std::unique_ptr<ProcessGroup> join_launch(const GroupOptions& options);
 
 // Whether this LibTorch build has the NCCL backend.
 bool has_nccl();

@@ -15,34 +15,40 @@ void require_same_size(const cv::Mat& a, const cv::Mat& b, const char* what) {
 }
 
 // Appends `v` to a state vector, and reads it back.
+// An accumulator's state: its count vectors and scalar sums and counts, flattened in order;
+// merging adds another shard's state field by field.
 template <typename T>
 void put(std::vector<double>& out, const std::vector<T>& v) {
   for (const auto& x : v) out.push_back(static_cast<double>(x));
 }
 template <typename T>
+void put(std::vector<double>& out, const T& x) {
+  out.push_back(static_cast<double>(x));
+}
+void check_length(const std::vector<double>& state, std::size_t end) {
+  if (end > state.size()) fail("internal: a metric state of {} values is too short", state.size());
+}
+template <typename T>
 void add(std::vector<T>& to, const std::vector<double>& state, std::size_t& at) {
-  if (at + to.size() > state.size()) fail("internal: a metric state of {} values is too short", state.size());
+  check_length(state, at + to.size());
   for (auto& x : to) x += static_cast<T>(state[at++]);
 }
-void check_consumed(const std::vector<double>& state, std::size_t at) {
-  if (at != state.size()) fail("internal: a metric state of {} values, {} expected", state.size(), at);
+template <typename T>
+void add(T& to, const std::vector<double>& state, std::size_t& at) {
+  check_length(state, at + 1);
+  to += static_cast<T>(state[at++]);
 }
-// Accumulators of count vectors and an image count: their state, and another shard's merged in.
-template <typename... V>
-std::vector<double> vectors_state(std::size_t images, const V&... vectors) {
+template <typename... F>
+std::vector<double> fields_state(const F&... fields) {
   std::vector<double> out;
-  (put(out, vectors), ...);
-  out.push_back(static_cast<double>(images));
+  (put(out, fields), ...);
   return out;
 }
-template <typename... V>
-void merge_vectors(const std::vector<double>& state, std::size_t& images, V&... vectors) {
+template <typename... F>
+void merge_fields(const std::vector<double>& state, F&... fields) {
   std::size_t at = 0;
-  (add(vectors, state, at), ...);
-  std::vector<std::size_t> n{0};
-  add(n, state, at);
-  check_consumed(state, at);
-  images += n[0];
+  (add(fields, state, at), ...);
+  if (at != state.size()) fail("internal: a metric state of {} values, {} expected", state.size(), at);
 }
 
 double round_to(double v, int digits) {
@@ -100,8 +106,8 @@ class Miou : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
-  std::vector<double> state() const override { return vectors_state(images_, tp_, fp_, fn_); }
-  void merge(const std::vector<double>& state) override { merge_vectors(state, images_, tp_, fp_, fn_); }
+  std::vector<double> state() const override { return fields_state(tp_, fp_, fn_, images_); }
+  void merge(const std::vector<double>& state) override { merge_fields(state, tp_, fp_, fn_, images_); }
 
  private:
   std::vector<std::string> names_;
@@ -147,8 +153,8 @@ class Saliency : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
-  std::vector<double> state() const override { return vectors_state(images_, j_, p_, r_); }
-  void merge(const std::vector<double>& state) override { merge_vectors(state, images_, j_, p_, r_); }
+  std::vector<double> state() const override { return fields_state(j_, p_, r_, images_); }
+  void merge(const std::vector<double>& state) override { merge_fields(state, j_, p_, r_, images_); }
 
  private:
   std::vector<double> j_, p_, r_;
@@ -206,26 +212,10 @@ class Normals : public Metric {
   }
   std::size_t images() const override { return images_; }
   std::vector<double> state() const override {
-    std::vector<double> out{sum_, sum_sq_, static_cast<double>(count_), static_cast<double>(below_[0]),
-                            static_cast<double>(below_[1]), static_cast<double>(below_[2]), static_cast<double>(images_)};
-    put(out, hist_);
-    return out;
+    return fields_state(sum_, sum_sq_, count_, below_[0], below_[1], below_[2], hist_, images_);
   }
   void merge(const std::vector<double>& state) override {
-    std::size_t at = 0;
-    std::vector<double> sums{0, 0};
-    std::vector<std::int64_t> counts{0, 0, 0, 0};
-    std::vector<std::size_t> n{0};
-    add(sums, state, at);
-    add(counts, state, at);
-    add(n, state, at);
-    add(hist_, state, at);
-    check_consumed(state, at);
-    sum_ += sums[0];
-    sum_sq_ += sums[1];
-    count_ += counts[0];
-    for (int i = 0; i < 3; ++i) below_[i] += counts[static_cast<std::size_t>(i) + 1];
-    images_ += n[0];
+    merge_fields(state, sum_, sum_sq_, count_, below_[0], below_[1], below_[2], hist_, images_);
   }
 
  private:
@@ -282,24 +272,8 @@ class Depth : public Metric {
     return r;
   }
   std::size_t images() const override { return images_; }
-  std::vector<double> state() const override {
-    return {se_, sle_, static_cast<double>(count_), static_cast<double>(within_), static_cast<double>(images_)};
-  }
-  void merge(const std::vector<double>& state) override {
-    std::size_t at = 0;
-    std::vector<double> sums{0, 0};
-    std::vector<std::int64_t> counts{0, 0};
-    std::vector<std::size_t> n{0};
-    add(sums, state, at);
-    add(counts, state, at);
-    add(n, state, at);
-    check_consumed(state, at);
-    se_ += sums[0];
-    sle_ += sums[1];
-    count_ += counts[0];
-    within_ += counts[1];
-    images_ += n[0];
-  }
+  std::vector<double> state() const override { return fields_state(se_, sle_, count_, within_, images_); }
+  void merge(const std::vector<double>& state) override { merge_fields(state, se_, sle_, count_, within_, images_); }
 
  private:
   double se_ = 0, sle_ = 0;

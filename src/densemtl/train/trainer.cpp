@@ -117,19 +117,7 @@ Training::Training(const TrainOptions& options) : options_(options) {
     experiment_ = Experiment::load(options.config, overrides);
   }
   const Experiment& e = experiment_;
-  if (auto launch = dist::launch_environment()) {
-    dist::GroupOptions go;
-    go.backend = e.distributed.backend;
-    go.device = e.device;
-    go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(e.distributed.timeout * 1000));
-    group_ = std::make_unique<dist::ProcessGroup>(*launch, go);
-    if (!leader()) {
-      // One voice: rank 0 shows progress and logs; the others only warnings and errors.
-      ProgressBar::set_enabled(false);
-      spdlog::set_level(spdlog::level::warn);
-    }
-    log_info("{} processes ({}, {} backend), this is rank {}", launch->size, launch->launcher, group_->backend(), launch->rank);
-  }
+  group_ = dist::join_launch({e.distributed.backend, e.device, e.distributed.timeout});
   try {
     set_up(options);
   } catch (const std::exception& error) {
@@ -165,16 +153,12 @@ void Training::set_up(const TrainOptions& options) {
   // Several processes on one machine share its cores.
   int threads = e.threads;
   if (threads <= 0 && group_) {
-    const int local = std::max(1, dist::launch_environment()->local_size);
+    const int local = std::max(1, group_->launch().local_size);
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
   }
   setup_torch(threads);
   seed_torch(e.seed);
-  // Several processes on GPUs: one GPU each, by local rank.
-  std::string device = e.device;
-  if (group_ && device == "cuda")
-    device = fmt::format("cuda:{}", dist::launch_environment()->local_rank % std::max<int>(1, static_cast<int>(torch::cuda::device_count())));
-  device_ = select_device(device, e.source());
+  device_ = select_device(group_ ? group_->device_for(e.device) : e.device, e.source());
 
   // Data.
   dataset_ = e.open_dataset();
