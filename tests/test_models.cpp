@@ -383,6 +383,18 @@ TEST(Models, MacCounterCountsConvolutions) {
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 4.0, 0.05);  // FLOPs scale with pixels
 }
 
+TEST(Layers, BatchNormRefusesOneValuePerChannelInTraining) {
+  // torch::batch_norm would put NaN (an n - 1 = 0 variance) into the running variance.
+  BatchNorm2d bn = batch_norm(3, 0.1);
+  bn->train();
+  test::expect_error([&] { bn->forward(torch::randn({1, 3, 1, 1})); }, {"more than one value per channel", "train.drop_last"});
+  EXPECT_TRUE(torch::isfinite(bn->running_var).all().item<bool>());
+  EXPECT_NO_THROW(bn->forward(torch::randn({2, 3, 1, 1})));  // two images, or two pixels, are fine
+  EXPECT_NO_THROW(bn->forward(torch::randn({1, 3, 1, 2})));
+  bn->eval();
+  EXPECT_NO_THROW(bn->forward(torch::randn({1, 3, 1, 1})));  // inference uses the running statistics
+}
+
 TEST(Layers, DilatedConvolutionWithoutItsDeadTapsEqualsTheFullOne) {
   // Rows 5 <= d = 6 (vertical taps dead), columns 9 > 6 (live); then both dead; then neither.
   torch::manual_seed(1);

@@ -11,7 +11,9 @@
 #include "densemtl/tasks/registry.h"
 #include "densemtl/core/config.h"
 #include "densemtl/train/multi_tensor_optim.h"
+#include "densemtl/train/experiment.h"
 #include "densemtl/train/optim.h"
+#include "test_util.h"
 
 namespace densemtl {
 
@@ -124,6 +126,30 @@ TEST(Optimizer, ParameterGroupsLearnAtTheirFactorOfTheScheduledRate) {
   EXPECT_TRUE(torch::allclose(b, torch::full({2}, -1.0)));
   EXPECT_DOUBLE_EQ(train::learning_rate(*opt), 0.01);
   EXPECT_THROW(train::make_optimizer(cfg, {{100.0, {b}}}), Error);
+}
+
+TEST(Optimizer, TheStepScheduleHalvesTheRateEveryStepEpochsAsStepLR) {
+  // torch.optim.lr_scheduler.StepLR(step_size=100, gamma=0.5), stepped once per epoch: the rate of
+  // (0-based) epoch e is lr0 * 0.5^floor(e / 100).
+  config::Config cfg = config::Config::parse(experiment_schema(),
+                             "data: {dataset: synthetic, root: x}\ntasks: {main: [semseg]}\nmodel: {architecture: single_task, head: deeplab}\n"
+                             "backbone: {name: resnet18}\noptimizer: {name: adam, lr: 1.0e-4}\n"
+                             "scheduler: {name: step, step_epochs: 100, gamma: 0.5, per: epoch}\ntrain: {epochs: 200}\n",
+                             "step.yaml");
+  train::Schedule s = train::schedule_from_config(cfg);
+  EXPECT_DOUBLE_EQ(s.rate(0, 200), 1e-4);
+  EXPECT_DOUBLE_EQ(s.rate(99, 200), 1e-4);
+  EXPECT_DOUBLE_EQ(s.rate(100, 200), 5e-5);
+  EXPECT_DOUBLE_EQ(s.rate(199, 200), 5e-5);
+  EXPECT_DOUBLE_EQ(s.rate(250, 300), 2.5e-5);
+  // It decays per epoch only.
+  test::expect_error([] {
+    train::schedule_from_config(config::Config::parse(experiment_schema(),
+                                              "data: {dataset: synthetic, root: x}\ntasks: {main: [semseg]}\n"
+                                              "model: {architecture: single_task, head: deeplab}\nbackbone: {name: resnet18}\n"
+                                              "optimizer: {name: adam, lr: 1.0e-4}\nscheduler: {name: step, per: iteration}\ntrain: {epochs: 2}\n",
+                                              "step.yaml"));
+  }, {"step.yaml: scheduler.per", "per epoch"});
 }
 
 TEST(Losses, NoTaskLossReadsAValueBackToTheHost) {

@@ -1,11 +1,17 @@
-// Helpers shared by the tests: temporary folders and error-message expectations.
+// Helpers shared by the tests: temporary folders, error-message expectations, running densemtl.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <map>
+#include <thread>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -61,6 +67,53 @@ inline CommandResult run_densemtl(const std::string& args) {
   while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
   int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Arguments as one shell-quoted string (for run_densemtl).
+inline std::string join_args(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) {
+    out += out.empty() ? "'" : " '";
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += "'";
+  }
+  return out;
+}
+
+// Starts `densemtl args` with extra environment variables, output to `log`.
+inline pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                   const fs::path& log) {
+  std::vector<std::string> argv_s{DENSEMTL_BINARY, "-q"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string log_path = log.string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` for `pid`; its exit status, or -1 when it is still running.
+inline int wait_for(pid_t pid, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  while (std::chrono::steady_clock::now() < end) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
 }
 
 }  // namespace densemtl::test

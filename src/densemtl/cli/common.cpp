@@ -92,7 +92,7 @@ int run_main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors; no progress bars");
   std::vector<Subcommand> subs = {add_generate(app), add_info(app), add_train(app), add_evaluate(app),
                                   add_predict(app), add_report(app), add_import(app), add_branch(app),
-                                  add_launch(app)};
+                                  add_launch(app), add_benchmark(app)};
 
   try {
     app.parse(argc, argv);

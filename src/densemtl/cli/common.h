@@ -26,6 +26,7 @@ Subcommand add_report(CLI::App& root);
 Subcommand add_import(CLI::App& root);
 Subcommand add_branch(CLI::App& root);
 Subcommand add_launch(CLI::App& root);
+Subcommand add_benchmark(CLI::App& root);
 
 // Validator for HxW size flags ("96x128").
 CLI::Validator size_validator();

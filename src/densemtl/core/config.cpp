@@ -1,4 +1,5 @@
 #include "densemtl/core/config.h"
+#include "densemtl/core/yaml_tree.h"
 
 #include <algorithm>
 #include <cmath>
@@ -325,6 +326,8 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& source, const 
   }
 }
 
+}  // namespace
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
     YAML::Node n = YAML::Load(text);
@@ -398,6 +401,8 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   // Validate just this value with a clear source.
   if (map_entry.empty()) Validator{"--set " + expr}.check(*spec, parsed, key);
 }
+
+namespace {
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "densemtl/models/layers.h"
 
 #include "densemtl/core/collective.h"
+#include "densemtl/core/error.h"
 #include "densemtl/models/sync_batch_norm.h"
 
 #include <cmath>
@@ -115,6 +116,11 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
     num_batches_tracked.add_(1);
   }
   if (is_training() && g_sync_batch_norm && world() && world()->size() > 1) return synchronised_batch_norm(*this, x);
+  // One value per channel has no variance: torch would put NaN into the running variance (PyTorch
+  // refuses it in Python); typically a last batch of one image reaching a global-pooling branch.
+  if (is_training() && x.dim() == 4 && x.size(0) * x.size(2) * x.size(3) == 1)
+    fail("batch norm needs more than one value per channel in training, got a batch of 1 at 1x1 (a last batch of one image "
+         "reaching a pooling branch?); use train.drop_last: true or a batch size that leaves no single image");
   return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
                            at::globalContext().userEnabledCuDNN());
 }

@@ -17,11 +17,35 @@ struct Series {
 
 struct PlotOptions {
   std::string title, xlabel, ylabel;
-  bool log_y = false;
+  bool log_x = false, log_y = false;
   int width = 720, height = 420;
 };
 
 // Writes `png`; returns false (and says why in `error`) when gnuplot is missing or fails.
 bool line_plot(const fs::path& png, const std::vector<Series>& series, const PlotOptions& options, std::string* error);
+
+// A labelled point with a vertical error bar (err = 0: none).
+struct Point {
+  std::string label;
+  double x = 0, y = 0, err = 0;
+};
+// Points with their labels (placed beside them); `front` draws the Pareto front of lower x and
+// higher y as a step line (the points no other point beats on both).
+bool scatter_plot(const fs::path& png, const std::vector<Point>& points, const PlotOptions& options, bool front, std::string* error);
+
+// A precision-recall curve (recall ascending or not) and its best F point.
+struct PrCurve {
+  std::string name;
+  std::vector<double> recall, precision;
+  double ods_r = 0, ods_p = 0, ods_f = 0;
+};
+// Precision-recall curves as the BSDS benchmark draws them: axes 0..1, iso-F contours
+// (F = 0.1 ... 0.9) in grey, each curve's ODS point marked and its F in the legend.
+bool pr_plot(const fs::path& png, const std::vector<PrCurve>& curves, const PlotOptions& options, std::string* error);
+
+// A heat map: one row per `rows` entry, one column per `columns` entry, each cell's value printed
+// in it (NaN: left blank).
+bool heatmap(const fs::path& png, const std::vector<std::string>& rows, const std::vector<std::string>& columns,
+             const std::vector<std::vector<double>>& values, const PlotOptions& options, std::string* error);
 
 }  // namespace densemtl::report

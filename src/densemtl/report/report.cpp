@@ -15,6 +15,7 @@
 #include "densemtl/eval/evaluator.h"
 #include "densemtl/eval/trivial.h"
 #include "densemtl/models/architectures/architecture.h"
+#include "densemtl/report/format.h"
 #include "densemtl/report/mosaic.h"
 #include "densemtl/report/plots.h"
 #include "densemtl/tasks/registry.h"
@@ -83,67 +84,6 @@ std::vector<Column> columns_for(const std::vector<std::string>& task_names) {
 std::string value(const OrderedJson& metrics, const Column& c) {
   if (!metrics.contains(c.task) || !metrics[c.task].contains(c.metric)) return "–";
   return fmt::format("{:.{}f}", metrics[c.task][c.metric].get<double>(), c.digits);
-}
-
-std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::string s = "| " + join(header, " | ") + " |\n|";
-  for (std::size_t i = 0; i < header.size(); ++i) s += i == 0 ? "---|" : "---:|";
-  s += "\n";
-  for (const auto& r : rows) s += "| " + join(r, " | ") + " |\n";
-  return s;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
-  }
-  return o;
-}
-
-std::string html_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::string s = "<table><thead><tr>";
-  for (const auto& h : header) s += "<th>" + html_escape(h) + "</th>";
-  s += "</tr></thead><tbody>";
-  for (const auto& r : rows) {
-    s += "<tr>";
-    for (const auto& c : r) s += "<td>" + html_escape(c) + "</td>";
-    s += "</tr>";
-  }
-  return s + "</tbody></table>";
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
-}
-
-std::string base64(const std::string& bytes) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += t[v & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? t[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 std::string model_text(const Entry& e) {
@@ -369,18 +309,12 @@ std::string write_report(const ReportOptions& o) {
   write_file_atomic(o.out / "report.csv", csv);
 
   // HTML with the pictures embedded.
-  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>densemtl report</title><style>"
-                     "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
-                     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}"
-                     "td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}"
-                     "</style></head><body><h1>densemtl report</h1>";
+  std::string html = html_page_start("densemtl report");
   html += "<p>" + html_escape(fmt::format("{} run(s). Test-split metrics; Δm (%) against the single-task runs with the same "
                                           "dataset, backbone and width.", entries.size())) + "</p>";
   html += html_table(header, rows) + "<h2>All metrics</h2>" + details_html + "<h2>Figures</h2>";
-  for (const auto& [caption, png] : figures)
-    html += "<figure><img src=\"data:image/png;base64," + base64(read_file(png)) + "\"><figcaption>" + html_escape(caption) +
-            "</figcaption></figure>";
-  html += "</body></html>\n";
+  for (const auto& [caption, png] : figures) html += html_figure(png, caption);
+  html += html_page_end();
   write_file_atomic(o.out / "report.html", html);
   return main_md;
 }

@@ -54,6 +54,14 @@ class BoundaryMetric : public Metric {
     r["max_dist"] = max_dist_;
     r["thresholds"] = thresholds_.size();
     r["images"] = images_;
+    // The precision-recall curve (fractions) at each threshold, for BSDS-style plots.
+    auto round4 = [](std::vector<double> v) {
+      for (auto& x : v) x = std::round(x * 1e4) / 1e4;
+      return v;
+    };
+    r["curve"]["threshold"] = round4(thresholds_);
+    r["curve"]["recall"] = round4(s.recall);
+    r["curve"]["precision"] = round4(s.precision);
     return r;
   }
   std::size_t images() const override { return images_; }

@@ -77,8 +77,11 @@ const Spec& experiment_schema() {
           boolean("nesterov", false, "SGD Nesterov momentum"),
       }),
       section("scheduler", "Learning-rate schedule", {
-          choice("name", "poly", {"poly", "constant"}, "poly: lr0 * (1 - t/T)^power"),
+          choice("name", "poly", {"poly", "step", "constant"},
+                 "poly: lr0 * (1 - t/T)^power; step: lr0 * gamma^floor(epoch / step_epochs) (torch's StepLR, as LibMTL)"),
           real("power", 0.9, 0.0, 10.0, "Poly exponent"),
+          integer("step_epochs", 100, 1, 1000000, "Step schedule: epochs between decays"),
+          real("gamma", 0.5, 0.0, 1.0, "Step schedule: factor per decay"),
           choice("per", "epoch", {"epoch", "iteration"}, "Update the rate per epoch (the reference) or per iteration"),
       }),
       section("balancer", "Task balancing",

@@ -38,6 +38,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cf
 
 double Schedule::rate(double t, double total) const {
   if (name == "constant" || total <= 0) return lr0;
+  if (name == "step") return lr0 * std::pow(gamma, std::floor(t / step_epochs));
   return lr0 * std::pow(std::max(0.0, 1.0 - t / total), power);
 }
 
@@ -47,6 +48,10 @@ Schedule schedule_from_config(const config::Config& cfg) {
   s.lr0 = cfg.get_float("optimizer.lr");
   s.power = cfg.get_float("scheduler.power");
   s.per_iteration = cfg.get_string("scheduler.per") == "iteration";
+  s.step_epochs = static_cast<double>(cfg.get_int("scheduler.step_epochs"));
+  s.gamma = cfg.get_float("scheduler.gamma");
+  if (s.name == "step" && s.per_iteration)
+    fail("{}: scheduler.per: the step schedule decays per epoch (torch's StepLR as LibMTL steps it); use per: epoch", cfg.source());
   return s;
 }
 

@@ -20,8 +20,9 @@ using LrGroups = std::vector<std::pair<double, std::vector<torch::Tensor>>>;
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::Config& cfg, const LrGroups& groups);
 
 struct Schedule {
-  std::string name = "poly";  // poly | constant
+  std::string name = "poly";  // poly | step | constant
   double lr0 = 1e-4, power = 0.9;
+  double step_epochs = 100, gamma = 0.5;  // step: lr0 * gamma^floor(epoch / step_epochs)
   bool per_iteration = false;
   // The rate at progress t of T (epochs, or iterations when per_iteration).
   double rate(double t, double total) const;

@@ -1101,6 +1101,8 @@ Summary aggregate(const std::vector<std::vector<Counts>>& counts, const std::vec
   s.ods_p = P[best];
   s.ods_r = R[best];
   s.ods_t = ts[best];
+  s.recall = R;
+  s.precision = P;
   // OIS: each image at its own best threshold, counts summed, F computed once.
   std::int64_t cr = 0, sr = 0, cp = 0, sp = 0;
   for (const auto& img : counts) {

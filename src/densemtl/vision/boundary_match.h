@@ -128,6 +128,7 @@ struct Summary {
   double ods_f = 0, ods_p = 0, ods_r = 0, ods_t = 0;
   double ois_f = 0, ois_p = 0, ois_r = 0;
   double ap = 0;
+  std::vector<double> recall, precision;  // the ODS curve: counts summed over images, per threshold
 };
 
 // ODS, OIS and AP from per-image, per-threshold counts (images x thresholds).
