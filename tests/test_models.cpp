@@ -383,6 +383,22 @@ TEST(Models, MacCounterCountsConvolutions) {
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 4.0, 0.05);  // FLOPs scale with pixels
 }
 
+TEST(Flops, TheSurveysFiguresAreAQuarterOfOursOnItsNyudResNet50Rows) {
+  // survey-tables.md section 4: the survey's "FLOPs" are half the multiply-accumulates at 480x640,
+  // a quarter of densemtl's 2 x MAC count (the benchmark tables' "Survey GFLOPs" column).
+  auto gflops = [](const std::string& config) {
+    Experiment x = Experiment::load(fs::path(DENSEMTL_SOURCE_DIR) / "configs" / "nyud" / "resnet50" / config);
+    const data::DatasetInfo info = x.dataset_info();
+    Architecture m = make_architecture(x.model_spec(info));
+    const cv::Size size = x.input_size(info);
+    EXPECT_EQ(size, cv::Size(640, 480)) << config;
+    return 2.0 * static_cast<double>(count_macs(*m, size.height, size.width)) / 1e9;
+  };
+  EXPECT_NEAR(gflops("multi_task_baseline.yaml") / 4, 133, 0.5);                 // survey: 133
+  EXPECT_NEAR((gflops("semseg.yaml") + gflops("depth.yaml")) / 4, 192, 0.5);     // two networks: 192
+  EXPECT_NEAR(gflops("mtan.yaml") / 4, 197, 0.5);                                // 197
+}
+
 TEST(Layers, BatchNormRefusesOneValuePerChannelInTraining) {
   // torch::batch_norm would put NaN (an n - 1 = 0 variance) into the running variance.
   BatchNorm2d bn = batch_norm(3, 0.1);

@@ -144,7 +144,7 @@ TEST(Optimizer, TheStepScheduleHalvesTheRateEveryStepEpochsAsStepLR) {
   EXPECT_DOUBLE_EQ(s.rate(250, 300), 2.5e-5);
   // It decays per epoch only.
   test::expect_error([] {
-    train::schedule_from_config(config::Config::parse(experiment_schema(),
+    Experiment::from(config::Config::parse(experiment_schema(),
                                               "data: {dataset: synthetic, root: x}\ntasks: {main: [semseg]}\n"
                                               "model: {architecture: single_task, head: deeplab}\nbackbone: {name: resnet18}\n"
                                               "optimizer: {name: adam, lr: 1.0e-4}\nscheduler: {name: step, per: iteration}\ntrain: {epochs: 2}\n",

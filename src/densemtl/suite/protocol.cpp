@@ -296,7 +296,11 @@ Benchmark load_benchmark(const fs::path& protocol_file, const fs::path& grid_fil
       merge_into(cfg, architectures[a].config);
       if (balancers.count(m)) merge_into(cfg, balancers[m]);
       apply_sets(cfg);
-      c.tasks = tasks::canonical(string_list(cfg["tasks"]["main"]));
+      try {
+        c.tasks = tasks::canonical(string_list(cfg["tasks"]["main"]));
+      } catch (const Error& e) {
+        fail("{} (cell {}): tasks.main: {}", wp.file, c.name, e.what());
+      }
       std::vector<std::string> all = c.tasks, aux = string_list(cfg["tasks"]["aux"]);
       all.insert(all.end(), aux.begin(), aux.end());
       fit_to_cell(cfg, all, balancing::balancer_entry(m).uses_loss_weights);

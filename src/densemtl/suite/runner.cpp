@@ -78,6 +78,17 @@ FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
+bool FileLock::held_elsewhere(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock l {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
 std::string FileLock::holder(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) return "another process";
@@ -94,8 +105,12 @@ bool cell_finished(const fs::path& out, const std::string& cell) {
 namespace {
 
 volatile std::sig_atomic_t g_child = 0;
+volatile std::sig_atomic_t g_stop = 0;  // the signal that stops the benchmark, 0 when none
 
+// SIGINT/SIGTERM stop the benchmark: the child gets the signal (it checkpoints nothing half-way:
+// its writes are atomic), and this process re-raises it once the child is gone.
 void pass_on(int signal) {
+  g_stop = signal;
   if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal);
 }
 
@@ -149,6 +164,10 @@ std::string run_child(const std::vector<std::string>& args) {
   g_child = 0;
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
+  if (g_stop) {
+    std::signal(g_stop, SIG_DFL);
+    ::raise(g_stop);
+  }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
   std::string said;
   for (const auto& line : split(tail, '\n'))
@@ -172,7 +191,9 @@ void check_manifest(const Benchmark& b, const fs::path& out, bool create) {
   const fs::path file = out / "benchmark.json";
   if (!fs::exists(file) && !create) fail("{}: no benchmark here yet (benchmark.json is missing)", out.string());
   if (!fs::exists(file)) {
-    const fs::path tmp = out / fmt::format(".benchmark.json.{}", ::getpid());
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    const fs::path tmp = out / fmt::format(".benchmark.json.{}.{}", host, ::getpid());
     write_json(tmp, m);
     const bool created = ::link(tmp.c_str(), file.c_str()) == 0;  // create-if-absent, atomically
     const int err = errno;
@@ -277,6 +298,7 @@ RunSummary run_cells(const Benchmark& b, const RunOptions& o) {
            c.data_root.string(), c.name);
   fs::create_directories(o.out / "cells");
   check_manifest(b, o.out, true);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed terminal pipe or a missing gnuplot is an error, not a death
   Runner r{b, o, {}, {}, std::chrono::steady_clock::now(), 0, 0};
   std::vector<const Cell*> mine;
   for (std::size_t i = 0; i < b.cells.size(); ++i)
@@ -287,7 +309,7 @@ RunSummary run_cells(const Benchmark& b, const RunOptions& o) {
   if (!o.resume) {
     std::vector<std::string> stopped;
     for (const Cell* c : mine)
-      if (r.interrupted(c->name) && FileLock::try_lock(r.dir(c->name) / "lock").held()) stopped.push_back(c->name);
+      if (r.interrupted(c->name) && !FileLock::held_elsewhere(r.dir(c->name) / "lock")) stopped.push_back(c->name);
     if (!stopped.empty())
       fail("{}: {} cell(s) were interrupted ({}); pass --resume to continue them from their checkpoints", o.out.string(),
            stopped.size(), join(stopped, ", "));

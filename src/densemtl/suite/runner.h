@@ -59,6 +59,8 @@ class FileLock {
   FileLock(const FileLock&) = delete;
   ~FileLock();
   bool held() const { return fd_ >= 0; }
+  // Whether another process holds it (a probe that takes nothing).
+  static bool held_elsewhere(const fs::path& file);
   // What the holder wrote into the file: "pid <n> on <host> since <time>".
   static std::string holder(const fs::path& file);
 

@@ -451,14 +451,15 @@ std::string write_tables(const Benchmark& b, const fs::path& out, const TablesOp
             for (const auto& [cls, s] : r->per_class.at(t))
               if (std::find(classes.begin(), classes.end(), cls) == classes.end()) classes.push_back(cls);
         // Classes in the metrics' order (the dataset's), not alphabetical.
+        bool ordered = false;
         for (const Row* r : g) {
-          if (r->seeds.empty()) continue;
+          if (r->seeds.empty() || ordered) continue;
           for (const Result* x : r->seeds.begin()->second)
-            if (x->test.contains(t) && x->test[t].contains("per_class_IoU")) {
+            if (!ordered && x->test.contains(t) && x->test[t].contains("per_class_IoU")) {
               classes.clear();
               for (const auto& [cls, v] : x->test[t]["per_class_IoU"].items()) classes.push_back(cls);
+              ordered = true;
             }
-          if (!classes.empty()) break;
         }
         for (const Row* r : g) {
           if (!r->per_class.count(t)) continue;
@@ -571,7 +572,7 @@ std::string write_tables(const Benchmark& b, const fs::path& out, const TablesOp
     if (cell_finished(out, c.name)) continue;
     const fs::path d = Benchmark::cell_dir(out, c.name);
     std::string state = "pending";
-    if (fs::exists(d / "lock") && !FileLock::try_lock(d / "lock").held()) state = "being trained by " + FileLock::holder(d / "lock");
+    if (FileLock::held_elsewhere(d / "lock")) state = "being trained by " + FileLock::holder(d / "lock");
     else if (fs::exists(d / "failed.txt")) state = "failed: " + trim(read_file(d / "failed.txt"));
     else if (fs::exists(Benchmark::run_dir(out, c.name) / "checkpoint.pt")) state = "interrupted (continue with --resume)";
     pending.push_back({c.name, state});

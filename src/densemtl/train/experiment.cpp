@@ -170,6 +170,8 @@ Experiment Experiment::from(const Config& cfg) {
 
   // Keys that another key makes meaningless are errors, not silently ignored.
   if (e.train.amp && e.device != "cuda") fail("{}: train.amp: bf16 needs device: cuda", src);
+  if (cfg.get_string("scheduler.name") == "step" && cfg.get_string("scheduler.per") == "iteration")
+    fail("{}: scheduler.per: the step schedule decays per epoch (torch's StepLR as LibMTL steps it); use per: epoch", src);
   for (const auto& [task, w] : e.tasks.loss_weights)
     if (std::find(e.tasks.all.begin(), e.tasks.all.end(), task) == e.tasks.all.end())
       fail("{}: tasks.loss_weights.{}: the model has no {} task (tasks: {})", src, task, task, join(e.tasks.all, ", "));

@@ -50,8 +50,6 @@ Schedule schedule_from_config(const config::Config& cfg) {
   s.per_iteration = cfg.get_string("scheduler.per") == "iteration";
   s.step_epochs = static_cast<double>(cfg.get_int("scheduler.step_epochs"));
   s.gamma = cfg.get_float("scheduler.gamma");
-  if (s.name == "step" && s.per_iteration)
-    fail("{}: scheduler.per: the step schedule decays per epoch (torch's StepLR as LibMTL steps it); use per: epoch", cfg.source());
   return s;
 }
 
