@@ -20,6 +20,7 @@
 #include "densemtl/cli/common.h"
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/process.h"
 
 namespace densemtl::cli {
 
@@ -58,12 +59,6 @@ int free_port() {
   int port = ntohs(a.sin_port);
   ::close(fd);
   return port;
-}
-
-std::string describe(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-  return "stopped";
 }
 
 int launch(const LaunchOptions& o) {
@@ -136,7 +131,7 @@ int launch(const LaunchOptions& o) {
     --running;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok) {
-      std::fprintf(stderr, "densemtl launch: rank %d %s\n", rank, describe(status).c_str());
+      std::fprintf(stderr, "densemtl launch: rank %d %s\n", rank, describe_exit_status(status).c_str());
       if (exit_code == 0) {
         exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
         deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(o.grace * 1000));

@@ -15,6 +15,7 @@
 #include "densemtl/core/error.h"
 #include "densemtl/core/json.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/process.h"
 #include "densemtl/core/strings.h"
 
 namespace densemtl::suite {
@@ -114,12 +115,6 @@ void pass_on(int signal) {
   if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal);
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-  return "stopped";
-}
-
 // Runs `args` as a child that dies with this process; returns "" or why it failed (with the
 // child's last error line: its stderr passes through here on its way to ours).
 std::string run_child(const std::vector<std::string>& args) {
@@ -172,7 +167,7 @@ std::string run_child(const std::vector<std::string>& args) {
   std::string said;
   for (const auto& line : split(tail, '\n'))
     if (line.find("error") != std::string::npos) said = trim(line);
-  return "densemtl train " + describe_status(status) + (said.empty() ? "" : " (" + said + ")");
+  return "densemtl train " + describe_exit_status(status) + (said.empty() ? "" : " (" + said + ")");
 }
 
 }  // namespace

@@ -42,8 +42,8 @@ Result load_result(const Cell& c, const fs::path& out) {
   r.cell = &c;
   r.run = Benchmark::run_dir(out, c.name);
   r.summary = read_json(r.run / "run.json");
-  if (r.summary.contains("test_metrics")) r.test = OrderedJson::parse(r.summary["test_metrics"].dump());
   if (fs::exists(r.run / "metrics.json")) r.test = OrderedJson::parse(read_file(r.run / "metrics.json"));
+  else if (r.summary.contains("test_metrics")) r.test = OrderedJson::parse(r.summary["test_metrics"].dump());
   if (r.summary.contains("val_metrics")) r.val = OrderedJson::parse(r.summary["val_metrics"].dump());
   std::ifstream in(r.run / "log.jsonl");
   std::string line;
