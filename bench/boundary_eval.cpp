@@ -1,5 +1,5 @@
 // Benchmark: full boundary evaluation (odsF, oisF, AP at 99 thresholds) of NYUD-sized (480x640)
-// predictions on this machine's cores, in two input profiles (bench/boundary_inputs.h): `noisy`,
+// predictions on this machine's cores, in two input profiles (tests/boundary_inputs.h): `noisy`,
 // as hard as a trained network's output, and `mild`. Before the full run it profiles a few images
 // threshold by threshold and prints, per threshold band, the predicted pixels before and after
 // thinning and the time spent thinning and matching, so the expensive band is visible.
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "boundary_inputs.h"
+#include "../tests/boundary_inputs.h"
 #include "densemtl/core/parallel.h"
 #include "densemtl/core/progress.h"
 #include "densemtl/tasks/metric.h"
@@ -84,7 +84,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Per threshold band: pixels before and after thinning, time thinning and matching per image and
 // threshold (one thread, the evaluation's own code path with its timing hooks).
-void profile_bands(const Args& a, const std::vector<bench::BoundaryScene>& scenes) {
+void profile_bands(const Args& a, const std::vector<test::BoundaryScene>& scenes) {
   const auto ts = vision::boundary::thresholds();
   struct Band {
     double lo, hi;
@@ -95,7 +95,7 @@ void profile_bands(const Args& a, const std::vector<bench::BoundaryScene>& scene
   Rng rng(11);
   for (int i = 0; i < a.bands; ++i) {
     const auto& s = scenes[static_cast<std::size_t>(i) % scenes.size()];
-    cv::Mat pred = bench::boundary_prediction(a.profile, s, rng);
+    cv::Mat pred = test::boundary_prediction(a.profile, s, rng);
     vision::boundary::Profile prof;
     auto counts = vision::boundary::image_counts(pred, s.gt, ts, a.max_dist, 1, &prof);
     for (std::size_t k = 0; k < ts.size(); ++k)
@@ -120,12 +120,12 @@ void profile_bands(const Args& a, const std::vector<bench::BoundaryScene>& scene
 
 // The evaluation's counts against the exact matcher run on each threshold on its own (the
 // implementation before the incremental one), with both timed side by side on the same images.
-bool verify(const Args& a, const std::vector<bench::BoundaryScene>& scenes, int threads) {
+bool verify(const Args& a, const std::vector<test::BoundaryScene>& scenes, int threads) {
   const auto ts = vision::boundary::thresholds();
   std::vector<cv::Mat> preds;
   for (int i = 0; i < a.verify; ++i) {
     Rng rng({13, static_cast<std::uint64_t>(i)});
-    preds.push_back(bench::boundary_prediction(a.profile, scenes[static_cast<std::size_t>(i) % scenes.size()], rng));
+    preds.push_back(test::boundary_prediction(a.profile, scenes[static_cast<std::size_t>(i) % scenes.size()], rng));
   }
   std::vector<int> bad(preds.size(), 0);
   std::vector<double> t_fast(preds.size()), t_exact(preds.size());
@@ -162,8 +162,8 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, a)) return 2;
   const int threads = a.threads > 0 ? a.threads : default_threads();
   std::printf("rendering %d scenes at 480x640 for ground truth...\n", a.scenes);
-  std::vector<bench::BoundaryScene> scenes(static_cast<std::size_t>(a.scenes));
-  parallel_for(scenes.size(), threads, [&](std::size_t i) { scenes[i] = bench::boundary_scene(static_cast<int>(i)); });
+  std::vector<test::BoundaryScene> scenes(static_cast<std::size_t>(a.scenes));
+  parallel_for(scenes.size(), threads, [&](std::size_t i) { scenes[i] = test::boundary_scene(static_cast<int>(i)); });
   if (a.bands > 0) profile_bands(a, scenes);
   bool same = a.verify == 0 || verify(a, scenes, threads);
   std::printf("evaluating %d %s predictions x 99 thresholds, max_dist %.4f, %d threads\n", a.images, a.profile.c_str(), a.max_dist, threads);
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
   std::vector<cv::Mat> preds(static_cast<std::size_t>(a.images));
   parallel_for(preds.size(), threads, [&](std::size_t i) {
     Rng rng({7, i});
-    preds[i] = bench::boundary_prediction(a.profile, scenes[i % scenes.size()], rng);
+    preds[i] = test::boundary_prediction(a.profile, scenes[i % scenes.size()], rng);
   });
   auto metric = tasks::make_boundary_metric({a.max_dist, 99, threads});
   auto start = std::chrono::steady_clock::now();

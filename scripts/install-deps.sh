@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package densemtl needs to build, test and run. Idempotent: packages that
 # are already installed are left alone; the script says which ones it installed.
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds Python's torch for the comparison benchmarks)
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds Python's OpenCV for the comparison benchmarks)
 set -euo pipefail
 
 packages=(
@@ -20,9 +20,12 @@ packages=(
   libgtest-dev clang libclang-rt-14-dev
   # plots in reports
   gnuplot-nox
+  # the parity fixtures the tests compare against (tests/python/parity_fixtures.py: PyTorch
+  # networks with the reference code's module names)
+  python3-torch python3-torchvision python3-numpy
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-torchvision python3-numpy python3-opencv)
+  packages+=(python3-opencv)
 fi
 
 missing=()

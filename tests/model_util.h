@@ -17,6 +17,10 @@
 
 namespace densemtl::test {
 
+// Output channels per task on NYUD-v2 and PASCAL-Context.
+inline const std::map<std::string, std::int64_t> kNyud = {{"semseg", 40}, {"depth", 1}, {"normals", 3}, {"edge", 1}};
+inline const std::map<std::string, std::int64_t> kPascal = {{"semseg", 21}, {"human_parts", 7}, {"sal", 1}, {"normals", 3}, {"edge", 1}};
+
 inline models::ModelSpec model_spec(const std::string& arch, const std::string& backbone, const std::vector<std::string>& tasks,
                                     const std::map<std::string, std::int64_t>& outputs, const std::string& options = "",
                                     const std::vector<std::string>& aux = {}, double width = 1.0) {
@@ -37,6 +41,25 @@ inline models::ModelSpec model_spec(const std::string& arch, const std::string& 
     s.config = std::make_shared<const config::Config>(config::Config::parse(experiment_schema(), yaml, "test.yaml"));
   }
   return s;
+}
+
+inline models::ModelSpec spec(const std::string& arch, const std::string& backbone, std::vector<std::string> tasks,
+                              const std::map<std::string, std::int64_t>& outputs, double width = 1.0) {
+  return model_spec(arch, backbone, tasks, outputs, "", {}, width);
+}
+
+// `s` with auxiliary tasks (decoder-focused models' +edges_normals configs).
+inline models::ModelSpec with_aux(models::ModelSpec s, std::vector<std::string> aux, const std::map<std::string, std::int64_t>& outputs) {
+  s.aux_tasks = std::move(aux);
+  for (const auto& t : s.aux_tasks) s.outputs[t] = outputs.at(t);
+  return s;
+}
+
+// Small state-dict files written by PyTorch, kept with the tests.
+inline fs::path state_dict_file(const std::string& name) { return fs::path(DENSEMTL_TEST_DATA) / "state_dicts" / name; }
+
+inline std::map<std::string, at::Tensor> as_map(const std::vector<std::pair<std::string, at::Tensor>>& v) {
+  return std::map<std::string, at::Tensor>(v.begin(), v.end());
 }
 
 // Every parameter and buffer of the model in a checkpoint (keys "model.<name>").

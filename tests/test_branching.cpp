@@ -1,6 +1,6 @@
 // Branched multi-task networks: the tree as data, the network built from it, and the choice of a
 // tree (representation similarity analysis, enumeration, cost, budget) — the properties of
-// architectures-beyond.md §3.3.
+// the procedure of Vandenhende et al., BMVC 2020.
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
@@ -124,14 +124,19 @@ TEST(Branched, SharingNothingIsTheSingleTaskNetworksAndEverythingTheBaseline) {
   EXPECT_TRUE(named.contains("encoder.block2.1.layer2.0.conv1.weight"));
   EXPECT_TRUE(named.contains("encoder.block4.2.layer4.1.bn2.weight"));
   EXPECT_FALSE(named.contains("encoder.block2.0.layer3.0.conv1.weight"));  // only its own stages
+  std::size_t normals_own = 0, shared_parts = 0;  // parameters each check below saw
   for (const auto& [name, part] : mixed->parameter_parts()) {
     if (name.rfind("encoder.block3.2.", 0) == 0) {
       EXPECT_EQ(part->group.name(), "task:normals") << name;
+      ++normals_own;
     }
     if (name.rfind("encoder.block2.0.", 0) == 0) {
       EXPECT_EQ(part->group.name(), "shared") << name;
+      ++shared_parts;
     }
   }
+  EXPECT_GT(normals_own, 0u) << "no parameter of encoder.block3.2.";
+  EXPECT_GT(shared_parts, 0u) << "no parameter of encoder.block2.0.";
   mixed->train();
   auto out = mixed->forward(torch::randn({2, 3, 40, 48}));
   EXPECT_FALSE(out.representation.is_shared());
@@ -403,17 +408,24 @@ TEST(LearningToBranch, InEvaluationItIsTheBranchedNetworkOfItsLearnedTree) {
   warm->set_epoch(0, 4);
   EXPECT_TRUE(torch::equal(encoded(*warm), encoded(*warm)));
   // Task nodes are their task's; logits are cross-task.
+  std::size_t task_nodes = 0, shared_nodes = 0, logit_parts = 0;  // parameters each check below saw
   for (const auto& [name, part] : l2b->parameter_parts()) {
     if (name.rfind("encoder.block4.2.", 0) == 0) {
       EXPECT_EQ(part->group.name(), "task:normals") << name;
+      ++task_nodes;
     }
     if (name.rfind("encoder.block3.", 0) == 0) {
       EXPECT_EQ(part->group.name(), "shared") << name;
+      ++shared_nodes;
     }
     if (name.rfind("logits.", 0) == 0) {
       EXPECT_EQ(part->group.name(), "cross_task") << name;
+      ++logit_parts;
     }
   }
+  EXPECT_GT(task_nodes, 0u) << "no parameter of encoder.block4.2.";
+  EXPECT_GT(shared_nodes, 0u) << "no parameter of encoder.block3.";
+  EXPECT_GT(logit_parts, 0u) << "no parameter of logits.";
 }
 
 }  // namespace densemtl

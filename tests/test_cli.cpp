@@ -38,6 +38,20 @@ TEST(Cli, WrongFlagsAndValuesExitTwoNamingThem) {
   EXPECT_EQ(run("generate --help").status, 0);
 }
 
+// docs/configuration.md is generated from the schema; a key added, renamed or re-described in the
+// code without regenerating the page fails here.
+TEST(Cli, TheConfigurationPageIsWhatTheCodePrints) {
+  Result r = run("train --help-config --markdown");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const fs::path page = fs::path(DENSEMTL_SOURCE_DIR) / "docs" / "configuration.md";
+  ASSERT_TRUE(fs::exists(page));
+  EXPECT_TRUE(read_file(page) == r.output)
+      << "docs/configuration.md differs from what the code prints; regenerate it with\n"
+         "  build/densemtl train --help-config --markdown > docs/configuration.md";
+  EXPECT_NE(r.output.find("| `balancer.name` |"), std::string::npos);
+  EXPECT_EQ(run("train --markdown").status, 2);  // only with --help-config
+}
+
 TEST(Cli, GenerateThenInfoCheck) {
   test::TempDir dir;
   fs::path out = dir.path() / "scenes";

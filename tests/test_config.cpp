@@ -115,13 +115,65 @@ TEST(Config, MissingFileIsNamed) {
 }
 
 TEST(Config, EveryShippedConfigValidates) {
-  int n = 0;
+  int n = 0, bases = 0;
   for (const auto& e : fs::recursive_directory_iterator(fs::path(DENSEMTL_SOURCE_DIR) / "configs")) {
     if (e.path().extension() != ".yaml") continue;
+    // A base file holds what the configs beside it share; only they are whole experiments.
+    if (e.path().filename().string().rfind("_base", 0) == 0) {
+      ++bases;
+      continue;
+    }
     EXPECT_NO_THROW(Experiment::load(e.path())) << e.path();
     ++n;
   }
-  EXPECT_GT(n, 0);
+  EXPECT_GT(n, 50);
+  EXPECT_EQ(bases, 6);
+}
+
+namespace {
+
+void write(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  write_file_atomic(file, text);
+}
+
+}  // namespace
+
+// `base: FILE`: the base is read first (relative to the file naming it, recursively), sections
+// merge key by key, lists and values replace; the resolved config holds no `base` and equals the
+// same experiment written out in one file.
+TEST(Config, ABaseFileIsMergedBeforeValidation) {
+  test::TempDir dir;
+  write(dir.path() / "common" / "root.yaml", "data: {dataset: synthetic, root: data/scenes, input_size: [96, 128]}\n"
+                                             "optimizer: {name: adam, lr: 1.0e-4}\ntrain: {epochs: 3}\n");
+  write(dir.path() / "base.yaml", "base: common/root.yaml\ntasks: {main: [semseg, normals, depth]}\n"
+                                  "model: {architecture: baseline, head: deeplab}\nbackbone: {name: resnet18}\n");
+  write(dir.path() / "exp.yaml", "base: base.yaml\ntasks:\n  main: [semseg, depth]\n  loss_weights: {semseg: 1.0, depth: 2.0}\n"
+                                 "optimizer: {lr: 1.0e-4}\ntrain: {epochs: 3}\n");
+  const config::Config merged = config::Config::load(experiment_schema(), dir.path() / "exp.yaml");
+  EXPECT_EQ(merged.dump(), parse(kGood).dump());
+  EXPECT_EQ(merged.get_string_list("tasks.main"), (std::vector<std::string>{"semseg", "depth"}));  // a list replaces
+  EXPECT_EQ(merged.get_string("optimizer.name"), "adam");                                         // a section merges
+  EXPECT_EQ(("\n" + merged.dump()).find("\nbase:"), std::string::npos);
+  // --set applies after the bases.
+  EXPECT_EQ(config::Config::load(experiment_schema(), dir.path() / "exp.yaml", {"train.epochs=7"}).get_int("train.epochs"), 7);
+}
+
+TEST(Config, AMissingBaseOrACycleNamesTheChain) {
+  test::TempDir dir;
+  write(dir.path() / "a.yaml", "base: b.yaml\n");
+  write(dir.path() / "b.yaml", "base: sub/c.yaml\n");
+  write(dir.path() / "sub" / "c.yaml", "base: ../a.yaml\n");
+  test::expect_error([&] { config::Config::load(experiment_schema(), dir.path() / "a.yaml"); },
+                     {"form a cycle", "a.yaml -> ", "b.yaml -> ", "c.yaml -> ", "../a.yaml"});
+  write(dir.path() / "d.yaml", "base: e.yaml\n");
+  write(dir.path() / "e.yaml", "base: missing.yaml\n");
+  test::expect_error([&] { config::Config::load(experiment_schema(), dir.path() / "d.yaml"); },
+                     {"e.yaml: base:", "missing.yaml not found", "d.yaml -> ", "e.yaml -> "});
+  write(dir.path() / "f.yaml", "base: [a.yaml]\n");
+  test::expect_error([&] { config::Config::load(experiment_schema(), dir.path() / "f.yaml"); }, {"f.yaml: base:", "file name of a base config"});
+  // Text that is not a file (benchmark cells, --set) cannot name a base.
+  test::expect_error([&] { parse("base: other.yaml\n"); }, {"exp.yaml: base:", "only in a config file"});
 }
 
 TEST(Config, DescribeListsEveryKey) {

@@ -132,6 +132,7 @@ TEST(ArchitectureContract, EveryArchitectureBuildsAndDeclaresDisjointGroupsCover
 }
 
 TEST(ArchitectureContract, EveryArchitecturePredictsEveryTaskAndGivesRepresentationLeaves) {
+  std::size_t separable = 0;  // architectures whose representation leaves were checked
   for (auto& b : build_every_accepted_architecture()) {
     SCOPED_TRACE(b.what);
     models::ArchitectureImpl& m = *b.model;
@@ -153,8 +154,10 @@ TEST(ArchitectureContract, EveryArchitecturePredictsEveryTaskAndGivesRepresentat
         ASSERT_TRUE(out.representation.leaves.count(t)) << t;
         for (const auto& leaf : out.representation.leaves.at(t)) EXPECT_TRUE(leaf.is_leaf() && leaf.requires_grad());
       }
+      ++separable;
     }
   }
+  EXPECT_GT(separable, 0u) << "no architecture with a separable representation was checked";
 }
 
 TEST(ArchitectureContract, EveryArchitectureFoldsItsBatchNormsWithoutChangingItsOutputs) {
@@ -277,15 +280,17 @@ TEST(ArchitectureContract, RegularizersJoinTheObjectiveOutsideBalancing) {
   model->train();
   train::train_step(*model, *balancer, sgd, tiny.image, tiny.labels, tiny.step());
   auto expected = reference->named_parameters();
-  std::size_t gates = 0;
+  std::size_t gates = 0, compared = 0;
   for (const auto& p : model->named_parameters()) {
     torch::Tensor g = expected[p.key()].grad();
     torch::Tensor moved = start[p.key()] - p.value().detach();
     if (!g.defined()) continue;
     EXPECT_TRUE(torch::allclose(moved, g, 1e-4, 1e-6)) << p.key();
+    ++compared;
     if (p.key().find(".gates.") != std::string::npos) ++gates;
   }
   EXPECT_EQ(gates, 12u);  // z and alpha, weight and bias, of three tasks
+  EXPECT_GT(compared, gates) << "no parameter outside the gates (experts, heads) was compared";
   // In evaluation there are none.
   model->eval();
   torch::NoGradGuard no_grad;
@@ -355,6 +360,7 @@ TEST(BalancerContract, EveryBalancerSkipsATaskNoImageOfTheBatchIsLabelledFor) {
   tasks::TaskSet two_set{two, nullptr};
   std::map<std::string, torch::Tensor> two_labels = {{"semseg", tiny.labels["semseg"]}, {"normals", tiny.labels["normals"]}};
   const std::vector<std::map<std::string, double>> epoch_losses = {{{"semseg", 1.0}, {"normals", 0.5}}, {{"semseg", 0.9}, {"normals", 0.2}}};
+  std::size_t weights_compared = 0;  // balancer weights compared, over every balancer
   for (const auto& name : balancing::balancer_names())
   for (const auto& options : test::balancer_variants(name)) {
     SCOPED_TRACE(name + " " + join(options, " "));
@@ -408,11 +414,14 @@ TEST(BalancerContract, EveryBalancerSkipsATaskNoImageOfTheBatchIsLabelledFor) {
     for (const auto& [key, before] : depth_head) EXPECT_TRUE(torch::equal(before, pa[key])) << key << " moved";
     auto wa = a.balancer->weights(), wb = b.balancer->weights();
     for (const auto& t : two) {
+      EXPECT_EQ(wa.count(t), wb.count(t)) << t << ": a weight in one model only";
       if (wb.count(t)) {
         EXPECT_NEAR(wa.at(t), wb.at(t), 1e-4 * std::max(1.0, std::fabs(wb.at(t)))) << t;
+        ++weights_compared;
       }
     }
   }
+  EXPECT_GT(weights_compared, 0u) << "no balancer showed a weight to compare";
 }
 
 TEST(BalancerContract, ABatchLabelledForNoTaskChangesNothing) {

@@ -1,7 +1,7 @@
 // torch
 // Decoder-focused architectures: PAD-Net and MTI-Net as the reference builds them (names, deep
 // supervision, distillation, the FPM's channel grouping), PAP-Net's affinity propagation
-// (architectures-beyond.md §1.10) and JTRL's recursion (§2.7).
+// (Zhang et al., CVPR 2019) and JTRL's recursion (Zhang et al., ECCV 2018).
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
@@ -183,7 +183,7 @@ TEST(DecoderFocused, UnsupportedTaskSetsAndBackbonesAreClearErrors) {
                      {"model.pap_net.affinity_impl", "row_sum"});
 }
 
-// --- PAP-Net (architectures-beyond.md §1.10) ---
+// --- PAP-Net (Zhang et al., CVPR 2019) ---
 
 namespace {
 
@@ -306,7 +306,7 @@ TEST(PapNet, GradientsReachTheCombinationAndEveryTasksEmbedding) {
   EXPECT_EQ(find_aux(out, "initial_normals")->value.sizes(), (std::vector<std::int64_t>{2, 3, 16, 16}));
 }
 
-// --- JTRL (architectures-beyond.md §2.7) ---
+// --- JTRL (Zhang et al., ECCV 2018) ---
 
 TEST(Jtrl, SlicesPredictCoarseToFineInAlternatingOrder) {
   auto m = build<JtrlImpl>(hrnet_spec("jtrl", {"semseg", "depth"}));

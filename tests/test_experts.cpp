@@ -108,14 +108,23 @@ TEST(MixtureOfExperts, CgcGatesChooseBetweenOwnAndSharedExperts) {
   EXPECT_TRUE(torch::allclose(out.representation.for_task("semseg").at(0), own_semseg, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(out.representation.for_task("depth").at(0), 0.25 * own_depth + 0.75 * shared, 1e-5, 1e-6));
   // Groups: a task's experts and gate are that task's; the shared expert and trunk are shared.
+  std::size_t depth_experts = 0, depth_gate = 0, shared_experts = 0, trunk_parts = 0;  // parameters each check saw
   for (const auto& [name, part] : m->parameter_parts()) {
     if (name.rfind("levels.1.tasks.depth.", 0) == 0 || name.rfind("levels.1.gates.depth.", 0) == 0) {
-      EXPECT_EQ(part->group.name(), "task:depth");
+      EXPECT_EQ(part->group.name(), "task:depth") << name;
+      if (name.rfind("levels.1.tasks.depth.", 0) == 0) ++depth_experts;
+      else ++depth_gate;
     }
     if (name.rfind("levels.1.shared.", 0) == 0 || name.rfind("trunk.", 0) == 0) {
-      EXPECT_EQ(part->group.name(), "shared");
+      EXPECT_EQ(part->group.name(), "shared") << name;
+      if (name.rfind("levels.1.shared.", 0) == 0) ++shared_experts;
+      else ++trunk_parts;
     }
   }
+  EXPECT_GT(depth_experts, 0u) << "no parameter of levels.1.tasks.depth.";
+  EXPECT_GT(depth_gate, 0u) << "no parameter of levels.1.gates.depth.";
+  EXPECT_GT(shared_experts, 0u) << "no parameter of levels.1.shared.";
+  EXPECT_GT(trunk_parts, 0u) << "no parameter of trunk.";
 }
 
 TEST(MixtureOfExperts, PleStacksLevelsWhoseSharedGatesCarryEveryTask) {
@@ -147,14 +156,19 @@ TEST(MixtureOfExperts, PleStacksLevelsWhoseSharedGatesCarryEveryTask) {
   EXPECT_FALSE(reached("levels.2.tasks.semseg.0.layer4.0.conv1.weight"));
   EXPECT_FALSE(reached("levels.2.gates.semseg.linear.weight"));
   EXPECT_TRUE(reached("levels.2.gates.depth.linear.weight"));
+  std::size_t level1_semseg = 0, level2_semseg = 0;  // parameters each check below saw
   for (const auto& [name, part] : ple->parameter_parts()) {
     if (name.rfind("levels.1.tasks.semseg.", 0) == 0) {
       EXPECT_FALSE(part->group.exclusive) << name;
+      ++level1_semseg;
     }
     if (name.rfind("levels.2.tasks.semseg.", 0) == 0) {
       EXPECT_TRUE(part->group.exclusive) << name;
+      ++level2_semseg;
     }
   }
+  EXPECT_GT(level1_semseg, 0u) << "no parameter of levels.1.tasks.semseg.";
+  EXPECT_GT(level2_semseg, 0u) << "no parameter of levels.2.tasks.semseg.";
   // One task is refused; the experts' block must exist.
   test::expect_error([] { make_architecture(spec("ple", {"semseg"})); }, {"tasks.main", "two or more tasks"});
   test::expect_error([] { spec("mmoe", {"semseg", "depth"}, "{experts_from: 5}"); }, {"model.mmoe.experts_from"});

@@ -1,5 +1,5 @@
 // torch
-// Task losses against values computed by hand on tiny tensors (spec 4.1).
+// Task losses against values computed by hand on tiny tensors (the losses of the survey's code).
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>

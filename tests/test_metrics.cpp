@@ -1,4 +1,5 @@
-// Metrics (spec 5.2) against values computed by hand, including ignore pixels, empty classes and
+// Metrics (the survey's code's offline evaluators) against values computed by hand, including
+// ignore pixels, empty classes and
 // images whose ground truth is all invalid.
 #include <gtest/gtest.h>
 

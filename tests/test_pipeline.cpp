@@ -1,4 +1,4 @@
-// Data pipeline properties (spec 3.4).
+// Data pipeline properties (the survey's code's transforms).
 #include <gtest/gtest.h>
 
 #include <opencv2/imgproc.hpp>

@@ -42,10 +42,15 @@ void expect_min_norm_kkt(const Matrix& m, const Vector& alpha, double tol) {
   EXPECT_NEAR(s, 1.0, 1e-9);
   Vector ma = multiply(m, alpha);
   double value = dot(alpha, ma), scale = std::max(1.0, value);
+  std::size_t support = 0;  // the α_i > 0 whose equality was checked
   for (std::size_t i = 0; i < alpha.size(); ++i) {
     EXPECT_GE(ma[i], value - tol * scale) << i;
-    if (alpha[i] > 1e-6) EXPECT_NEAR(ma[i], value, tol * scale) << i;
+    if (alpha[i] > 1e-6) {
+      EXPECT_NEAR(ma[i], value, tol * scale) << i;
+      ++support;
+    }
   }
+  EXPECT_GT(support, 0u) << "no α_i > 1e-6: the equality was checked nowhere";
 }
 
 }  // namespace
@@ -68,6 +73,7 @@ TEST(Solvers, MinNormPairIsTheClosedFormOfTwoVectors) {
 
 TEST(Solvers, MinNormFrankWolfeReachesTheExactMinimumAndItsKkt) {
   std::mt19937 rng(2);
+  std::size_t pair_checks = 0;  // closed-form checks of n = 2
   for (int n = 2; n <= 7; ++n)
     for (int trial = 0; trial < 30; ++trial) {
       Matrix m = random_gram(n, trial % 2 ? n + 3 : 2, rng);  // full rank and rank-deficient
@@ -76,6 +82,7 @@ TEST(Solvers, MinNormFrankWolfeReachesTheExactMinimumAndItsKkt) {
       // Frank–Wolfe converges sublinearly: within its duality gap, which shrinks with iterations.
       double e = quadratic(m, exact), scale = 0;
       for (int i = 0; i < n; ++i) scale = std::max(scale, m(i, i));
+      double f_long = std::nan("");  // the value after 5000 iterations (NaN: never run, fails below)
       for (int iterations : {250, 5000}) {
         Vector fw = min_norm_frank_wolfe(m, iterations, 1e-12);
         double f = quadratic(m, fw);
@@ -83,10 +90,15 @@ TEST(Solvers, MinNormFrankWolfeReachesTheExactMinimumAndItsKkt) {
         double gap = 2 * (f - *std::min_element(mf.begin(), mf.end()));
         EXPECT_GE(f, e - 1e-9 * std::max(1.0, e));
         EXPECT_LE(f - e, gap + 1e-12);
-        if (n == 2) EXPECT_NEAR(f, e, 1e-12 * scale);  // the pair's closed form
-        if (iterations == 5000) EXPECT_LE(f - e, 2e-3 * scale) << n << " " << trial;
+        if (n == 2) {
+          EXPECT_NEAR(f, e, 1e-12 * scale);  // the pair's closed form
+          ++pair_checks;
+        }
+        if (iterations == 5000) f_long = f;
       }
+      EXPECT_LE(f_long - e, 2e-3 * scale) << n << " " << trial;
     }
+  EXPECT_EQ(pair_checks, 60u);  // n = 2: 30 trials at 250 and at 5000 iterations
 }
 
 TEST(Solvers, MinNormOfDegenerateGradients) {
@@ -198,8 +210,8 @@ TEST(Solvers, LinearSystemsAndSymmetricEigenvectors) {
     for (int i = 0; i < n; ++i) EXPECT_NEAR(ax[static_cast<std::size_t>(i)], b[static_cast<std::size_t>(i)], 1e-9);
     Matrix m = random_gram(n, n > 2 ? n - 1 : n, rng);  // rank-deficient for n > 2
     Eigen e = symmetric_eigen(m);
+    for (int k = 1; k < n; ++k) EXPECT_LE(e.values[static_cast<std::size_t>(k - 1)], e.values[static_cast<std::size_t>(k)]);  // ascending
     for (int k = 0; k < n; ++k) {
-      if (k > 0) EXPECT_LE(e.values[static_cast<std::size_t>(k - 1)], e.values[static_cast<std::size_t>(k)]);
       Vector v(static_cast<std::size_t>(n));
       for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = e.vectors(i, k);
       EXPECT_NEAR(dot(v, v), 1.0, 1e-10);

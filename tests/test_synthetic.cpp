@@ -1,4 +1,6 @@
-// The procedural scenes dataset: every "must hold" property of spec synthetic-scenes.md.
+// The procedural scenes dataset: the properties it must have (determinism, the NYUD layout, unit
+// normals facing the camera, depth and normals that agree, edges on instance boundaries, saliency
+// and parts that follow the classes, every class common enough).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -195,6 +197,7 @@ TEST(Synthetic, DepthAndNormalsAgreeOnPlanarSurfaces) {
 
 TEST(Synthetic, EdgesAreExactlyTheInstanceBoundaries) {
   GenerateOptions o = render_options();
+  int edge_pixels = 0, across = 0, down = 0;  // over the four images: edge pixels, horizontal and vertical instance changes checked
   for (int i = 0; i < 4; ++i) {
     Rendering r = render_sample(o, 1, i);
     cv::Mat e = vision::seg2bmap(r.instances);
@@ -211,16 +214,22 @@ TEST(Synthetic, EdgesAreExactlyTheInstanceBoundaries) {
               if (yy >= 0 && xx >= 0 && yy < inst.rows && xx < inst.cols && id(yy, xx) != id(y, x)) change = true;
             }
           ASSERT_TRUE(change) << "edge pixel without an instance change at " << x << "," << y;
+          ++edge_pixels;
         }
         // Every instance change is on or next to an edge pixel.
         if (x + 1 < inst.cols && id(y, x) != id(y, x + 1)) {
           ASSERT_TRUE(e.at<std::uint8_t>(y, x) || e.at<std::uint8_t>(y, x + 1));
+          ++across;
         }
         if (y + 1 < inst.rows && id(y, x) != id(y + 1, x)) {
           ASSERT_TRUE(e.at<std::uint8_t>(y, x) || e.at<std::uint8_t>(y + 1, x));
+          ++down;
         }
       }
   }
+  EXPECT_GT(edge_pixels, 0) << "no edge pixel was checked";
+  EXPECT_GT(across, 0) << "no horizontal instance change was checked";
+  EXPECT_GT(down, 0) << "no vertical instance change was checked";
 }
 
 TEST(Synthetic, SaliencyAndPartsFollowTheClasses) {

@@ -110,6 +110,12 @@ TEST(Workflow, TrainEvaluatePredictReportImport) {
   EXPECT_TRUE(fs::exists(d / "report" / "report.csv"));
   std::string html = read_file(d / "report" / "report.html");
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  // One figure of every run's validation losses, a panel per task; a per-class heat map of the
+  // segmentation runs; mosaics. (No Δm chart: no run has a complete Δm.)
+  EXPECT_TRUE(fs::exists(d / "report" / "curves" / "losses_0.png"));
+  EXPECT_TRUE(fs::exists(d / "report" / "figures" / "iou_semseg.png"));
+  EXPECT_TRUE(fs::exists(d / "report" / "mosaics" / "test_0.png"));
+  EXPECT_FALSE(fs::exists(d / "report" / "figures" / "delta_m.png"));
 
   // Import: the multi-task weights as the survey's code saves them (DataParallel's "module."
   // prefix, inside {"model": ..., "epoch": ...}).

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The PyTorch networks live with the tests, which also write parity fixtures from them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "python"))
 import dense_models  # noqa: E402
 
 

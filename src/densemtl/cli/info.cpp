@@ -24,7 +24,7 @@ namespace {
 struct InfoOptions {
   std::string dataset, config, format, json, pictures;
   std::vector<std::string> sets;
-  bool check = false;
+  bool check = false, resolved = false;
   int threads = 0, count = 4;
 };
 
@@ -64,6 +64,10 @@ Subcommand add_info(CLI::App& root) {
   app->add_option("--dataset", o->dataset, "Dataset folder");
   app->add_option("--config", o->config, "Experiment config: describe its model");
   app->add_option("--set", o->sets, "Override a config key (with --config)");
+  app->add_flag("--resolved", o->resolved,
+                "With --config: print the resolved config (base files merged, --set applied, every default filled in) as a "
+                "run's config.yaml holds it, instead of the model summary")
+      ->needs(app->get_option("--config"));
   app->add_option("--format", o->format, "nyud | pascal | mtan (detected when not given)")->check(format_validator());
   app->add_flag("--check", o->check, "Read every file of every sample and list each bad one (exit 1 if any)");
   app->add_option("--threads", o->threads, "Threads for --check (0 = all cores)")->check(CLI::NonNegativeNumber);
@@ -72,6 +76,10 @@ Subcommand add_info(CLI::App& root) {
   app->add_option("--count", o->count, "Samples to draw with --pictures")->check(CLI::Range(1, 10000))->capture_default_str();
   return {app, [o]() {
             if (o->dataset.empty() == o->config.empty()) throw UsageError("give either --dataset DIR or --config FILE");
+            if (!o->config.empty() && o->resolved) {
+              std::cout << Experiment::load(o->config, o->sets).config->dump();
+              return 0;
+            }
             if (!o->config.empty()) return model_info(o->config, o->sets, o->json);
             std::optional<data::Format> format;
             if (!o->format.empty()) format = data::parse_format(o->format);

@@ -192,41 +192,7 @@ struct Validator {
 
   // Validates `n` against `s`; returns the canonical node (defaults filled, schema order).
   YAML::Node check(const Spec& s, const YAML::Node& n, const std::string& key) const {
-    switch (s.type) {
-      case Type::Section: {
-        const bool is_map = n.IsDefined() && n.IsMap();
-        if (n.IsDefined() && !n.IsNull() && !is_map) error(key, fmt::format("expected a section of keys, got {}", show(n)));
-        if (is_map) {
-          std::vector<std::string> known;
-          for (const auto& c : s.children) known.push_back(c.name);
-          for (const auto& kv : n) {
-            std::string k = kv.first.Scalar();
-            if (!s.child(k)) {
-              std::string full = key.empty() ? k : key + "." + k;
-              std::string hint = closest(k, known);
-              throw Error(fmt::format("{}: unknown key '{}'{} (keys here: {})", source, full,
-                                      hint.empty() ? "" : " (did you mean '" + hint + "'?)", join(known, ", ")));
-            }
-          }
-        }
-        YAML::Node out(YAML::NodeType::Map);
-        for (const auto& c : s.children) {
-          std::string full = key.empty() ? c.name : key + "." + c.name;
-          YAML::Node child = is_map ? n[c.name] : YAML::Node();
-          if (c.active && !c.active(out)) {
-            if (child.IsDefined() && !child.IsNull() && !(child.IsMap() && child.size() == 0)) {
-              std::string first = child.IsMap() ? full + "." + child.begin()->first.Scalar() : full;
-              error(first, fmt::format("set, but this section applies only when {}", c.active_when));
-            }
-            continue;
-          }
-          out[c.name] = check(c, child, full);
-        }
-        return out;
-      }
-      default:
-        break;
-    }
+    if (s.type == Type::Section) return section(s, n, key);
     if (!n.IsDefined() || n.IsNull()) {
       if (s.required) error(key, fmt::format("missing required key (expected {})", type_name(s)));
       YAML::Node d = YAML::Clone(s.default_value);
@@ -239,75 +205,103 @@ struct Validator {
         if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) error(key, fmt::format("expected true or false, got {}", show(n)));
         return YAML::Node(v);
       }
-      case Type::Int:
-        return YAML::Node(static_cast<long long>(number(s, n, key, true)));
-      case Type::Float:
-        return YAML::Node(number(s, n, key, false));
+      case Type::Int: return YAML::Node(static_cast<long long>(number(s, n, key, true)));
+      case Type::Float: return YAML::Node(number(s, n, key, false));
       case Type::String:
       case Type::Path:
         if (!n.IsScalar()) error(key, fmt::format("expected {}, got {}", type_name(s), show(n)));
         return YAML::Node(n.Scalar());
-      case Type::Enum: {
+      case Type::Enum:
         if (!n.IsScalar()) error(key, fmt::format("expected one of {}, got {}", join(s.choices, ", "), show(n)));
-        std::string v = n.Scalar();
-        for (const auto& c : s.choices)
-          if (c == v) return YAML::Node(v);
-        std::string hint = closest(v, s.choices);
-        error(key, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v,
-                               hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
-      }
+        return YAML::Node(choice(s, n.Scalar(), key));
       case Type::IntList:
       case Type::FloatList:
-      case Type::StringList: {
-        if (!n.IsSequence()) error(key, fmt::format("expected {}, got {}", type_name(s), show(n)));
-        int count = static_cast<int>(n.size());
-        if (count < s.min_items || count > s.max_items) {
-          std::string want = s.min_items == s.max_items ? fmt::format("exactly {}", s.min_items)
-                             : s.max_items >= (1 << 30) ? fmt::format("at least {}", s.min_items)
-                                                        : fmt::format("{} to {}", s.min_items, s.max_items);
-          error(key, fmt::format("expected {} item(s), got {}", want, count));
-        }
-        YAML::Node out(YAML::NodeType::Sequence);
-        for (std::size_t i = 0; i < n.size(); ++i) {
-          std::string item = fmt::format("{}[{}]", key, i);
-          if (s.type == Type::IntList) out.push_back(static_cast<long long>(number(s, n[i], item, true)));
-          else if (s.type == Type::FloatList) out.push_back(number(s, n[i], item, false));
-          else {
-            if (!n[i].IsScalar()) error(item, fmt::format("expected a string, got {}", show(n[i])));
-            std::string v = n[i].Scalar();
-            if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), v) == s.choices.end()) {
-              std::string hint = closest(v, s.choices);
-              error(item, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v,
-                                      hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
-            }
-            // A name listed twice in a list of choices (the same task twice) means nothing more.
-            for (std::size_t j = 0; !s.choices.empty() && j < i; ++j)
-              if (n[j].Scalar() == v) error(item, fmt::format("'{}' is listed twice (also {}[{}])", v, key, j));
-            out.push_back(v);
-          }
-        }
-        out.SetStyle(YAML::EmitterStyle::Flow);
-        return out;
-      }
-      case Type::FloatMap: {
-        if (!n.IsMap()) error(key, fmt::format("expected a mapping of names to numbers, got {}", show(n)));
-        YAML::Node out(YAML::NodeType::Map);
-        for (const auto& kv : n) {
-          std::string k = kv.first.Scalar();
-          if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), k) == s.choices.end()) {
-            std::string hint = closest(k, s.choices);
-            error(key + "." + k, fmt::format("unknown name (expected one of {}){}", join(s.choices, ", "),
-                                             hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
-          }
-          out[k] = number(s, kv.second, key + "." + k, false);
-        }
-        out.SetStyle(YAML::EmitterStyle::Flow);
-        return out;
-      }
-      default:
-        break;
+      case Type::StringList: return list(s, n, key);
+      case Type::FloatMap: return map(s, n, key);
+      default: break;
     }
     error(key, "internal: unhandled type");
+  }
+
+  // One of `s.choices`, or an error with the nearest one.
+  std::string choice(const Spec& s, const std::string& v, const std::string& key) const {
+    if (std::find(s.choices.begin(), s.choices.end(), v) != s.choices.end()) return v;
+    const std::string hint = closest(v, s.choices);
+    error(key, fmt::format("expected one of {}, got '{}'{}", join(s.choices, ", "), v, hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+  }
+
+  // A section: no unknown key; each child validated in schema order, inactive ones left out.
+  YAML::Node section(const Spec& s, const YAML::Node& n, const std::string& key) const {
+    const bool is_map = n.IsDefined() && n.IsMap();
+    if (n.IsDefined() && !n.IsNull() && !is_map) error(key, fmt::format("expected a section of keys, got {}", show(n)));
+    if (is_map) {
+      std::vector<std::string> known;
+      for (const auto& c : s.children) known.push_back(c.name);
+      for (const auto& kv : n) {
+        const std::string k = kv.first.Scalar();
+        if (s.child(k)) continue;
+        const std::string full = key.empty() ? k : key + "." + k, hint = closest(k, known);
+        throw Error(fmt::format("{}: unknown key '{}'{} (keys here: {})", source, full,
+                                hint.empty() ? "" : " (did you mean '" + hint + "'?)", join(known, ", ")));
+      }
+    }
+    YAML::Node out(YAML::NodeType::Map);
+    for (const auto& c : s.children) {
+      const std::string full = key.empty() ? c.name : key + "." + c.name;
+      const YAML::Node child = is_map ? n[c.name] : YAML::Node();
+      if (c.active && !c.active(out)) {
+        if (child.IsDefined() && !child.IsNull() && !(child.IsMap() && child.size() == 0)) {
+          const std::string first = child.IsMap() ? full + "." + child.begin()->first.Scalar() : full;
+          error(first, fmt::format("set, but this section applies only when {}", c.active_when));
+        }
+        continue;
+      }
+      out[c.name] = check(c, child, full);
+    }
+    return out;
+  }
+
+  YAML::Node list(const Spec& s, const YAML::Node& n, const std::string& key) const {
+    if (!n.IsSequence()) error(key, fmt::format("expected {}, got {}", type_name(s), show(n)));
+    const int count = static_cast<int>(n.size());
+    if (count < s.min_items || count > s.max_items) {
+      const std::string want = s.min_items == s.max_items ? fmt::format("exactly {}", s.min_items)
+                               : s.max_items >= (1 << 30) ? fmt::format("at least {}", s.min_items)
+                                                          : fmt::format("{} to {}", s.min_items, s.max_items);
+      error(key, fmt::format("expected {} item(s), got {}", want, count));
+    }
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string item = fmt::format("{}[{}]", key, i);
+      if (s.type == Type::IntList) out.push_back(static_cast<long long>(number(s, n[i], item, true)));
+      else if (s.type == Type::FloatList) out.push_back(number(s, n[i], item, false));
+      else {
+        if (!n[i].IsScalar()) error(item, fmt::format("expected a string, got {}", show(n[i])));
+        const std::string v = s.choices.empty() ? n[i].Scalar() : choice(s, n[i].Scalar(), item);
+        // A name listed twice in a list of choices (the same task twice) means nothing more.
+        for (std::size_t j = 0; !s.choices.empty() && j < i; ++j)
+          if (n[j].Scalar() == v) error(item, fmt::format("'{}' is listed twice (also {}[{}])", v, key, j));
+        out.push_back(v);
+      }
+    }
+    out.SetStyle(YAML::EmitterStyle::Flow);
+    return out;
+  }
+
+  YAML::Node map(const Spec& s, const YAML::Node& n, const std::string& key) const {
+    if (!n.IsMap()) error(key, fmt::format("expected a mapping of names to numbers, got {}", show(n)));
+    YAML::Node out(YAML::NodeType::Map);
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), k) == s.choices.end()) {
+        const std::string hint = closest(k, s.choices);
+        error(key + "." + k, fmt::format("unknown name (expected one of {}){}", join(s.choices, ", "),
+                                         hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+      }
+      out[k] = number(s, kv.second, key + "." + k, false);
+    }
+    out.SetStyle(YAML::EmitterStyle::Flow);
+    return out;
   }
 };
 
@@ -402,13 +396,48 @@ void apply_override(const Spec& schema, YAML::Node& root, const std::string& exp
   if (map_entry.empty()) Validator{"--set " + expr}.check(*spec, parsed, key);
 }
 
+void merge_into(YAML::Node into, const YAML::Node& over) {
+  for (const auto& kv : over) {
+    const std::string key = kv.first.Scalar();
+    YAML::Node existing = into[key];
+    if (existing.IsDefined() && existing.IsMap() && kv.second.IsMap()) merge_into(existing, kv.second);
+    else into[key] = YAML::Clone(kv.second);
+  }
+}
+
 namespace {
+
+std::string chain_text(const std::vector<fs::path>& chain, const fs::path& last) {
+  std::vector<std::string> names;
+  for (const auto& f : chain) names.push_back(f.string());
+  names.push_back(last.string());
+  return join(names, " -> ");
+}
+
+// `file` with its base configs resolved (`chain`: the files that named it as their base, outermost
+// first).
+YAML::Node read_with_bases(const fs::path& file, std::vector<fs::path>& chain) {
+  YAML::Node node = parse_yaml(read_file(file), file.string());
+  const YAML::Node base = node["base"];
+  if (!base.IsDefined()) return node;
+  if (!base.IsScalar() || base.Scalar().empty()) fail("{}: base: expected the file name of a base config, got {}", file.string(), show(base));
+  fs::path base_file = base.Scalar();
+  if (base_file.is_relative()) base_file = file.parent_path() / base_file;
+  chain.push_back(file);
+  if (!fs::is_regular_file(base_file)) fail("{}: base: {} not found (base chain: {})", file.string(), base_file.string(), chain_text(chain, base_file));
+  for (const auto& f : chain)
+    if (fs::equivalent(f, base_file)) fail("{}: base: the base configs form a cycle: {}", file.string(), chain_text(chain, base_file));
+  YAML::Node merged = read_with_bases(base_file, chain);
+  chain.pop_back();
+  node.remove("base");
+  merge_into(merged, node);
+  return merged;
+}
 
 }  // namespace
 
-Config Config::parse(const Spec& schema, const std::string& yaml, const std::string& source,
-                     const std::vector<std::string>& overrides) {
-  YAML::Node raw = parse_yaml(yaml, source);
+Config Config::from_tree(const Spec& schema, YAML::Node raw, const std::string& source, const std::vector<std::string>& overrides) {
+  if (raw["base"].IsDefined()) fail("{}: base: a base config can be named only in a config file", source);
   for (const auto& o : overrides) apply_override(schema, raw, o);
   Config c;
   c.schema_ = &schema;
@@ -417,9 +446,15 @@ Config Config::parse(const Spec& schema, const std::string& yaml, const std::str
   return c;
 }
 
+Config Config::parse(const Spec& schema, const std::string& yaml, const std::string& source,
+                     const std::vector<std::string>& overrides) {
+  return from_tree(schema, parse_yaml(yaml, source), source, overrides);
+}
+
 Config Config::load(const Spec& schema, const fs::path& file, const std::vector<std::string>& overrides) {
   require_file(file, "config file");
-  return parse(schema, read_file(file), file.string(), overrides);
+  std::vector<fs::path> chain;
+  return from_tree(schema, read_with_bases(file, chain), file.string(), overrides);
 }
 
 fs::path Config::source_dir() const { return fs::path(source_).parent_path(); }

@@ -65,7 +65,11 @@ Spec only_when_listed(Spec section, const std::vector<std::string>& keys, const 
 class Config {
  public:
   Config() = default;
-  // Reads `file`, applies the overrides ("a.b=value") and validates everything.
+  // Reads `file`, applies the overrides ("a.b=value") and validates everything. A file may start
+  // from a base config, `base: other.yaml` (relative to the file; mmsegmentation's `_base_`): the
+  // base is read first (its own base before it), then the file's keys override it, sections key
+  // by key and any other value (a list too) as a whole. A missing base or a cycle is an error
+  // naming the chain of files. The resolved config has no `base`: it states every key.
   static Config load(const Spec& schema, const fs::path& file, const std::vector<std::string>& overrides = {});
   // Same from YAML text (`source` names it in errors).
   static Config parse(const Spec& schema, const std::string& yaml, const std::string& source,
@@ -90,6 +94,7 @@ class Config {
   fs::path source_dir() const;
 
  private:
+  static Config from_tree(const Spec& schema, YAML::Node raw, const std::string& source, const std::vector<std::string>& overrides);
   const YAML::Node lookup(const std::string& key) const;
   YAML::Node root_;
   const Spec* schema_ = nullptr;

@@ -12,6 +12,8 @@ using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
 Json read_json(const fs::path& path);
+// The same, keys in the file's order.
+OrderedJson read_ordered_json(const fs::path& path);
 void write_json(const fs::path& path, const Json& value, int indent = 2);
 void write_json(const fs::path& path, const OrderedJson& value, int indent = 2);
 

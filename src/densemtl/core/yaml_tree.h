@@ -15,6 +15,10 @@ namespace densemtl::config {
 // given twice is a densemtl::Error naming `source` and the line.
 YAML::Node parse_yaml(const std::string& text, const std::string& source);
 
+// Writes `over`'s keys into `into`: sections merge key by key, anything else (a value, a list)
+// replaces what `into` had (base configs, benchmark protocol fragments).
+void merge_into(YAML::Node into, const YAML::Node& over);
+
 // Applies "a.b=value" to `root`, validating the key path and the value against `schema`.
 void apply_override(const Spec& schema, YAML::Node& root, const std::string& expr);
 

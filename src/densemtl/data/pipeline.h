@@ -1,4 +1,5 @@
-// The data pipeline of the reference (spec 3.4), on OpenCV matrices:
+// The data pipeline of the reference (the survey's code's utils/common_config.get_transformations,
+// github.com/SimonVandenhende/Multi-Task-Learning-PyTorch), on OpenCV matrices:
 //   train: horizontal flip -> scale and rotate -> fixed resize -> ignore regions -> normalise
 //   eval:                                         fixed resize -> ignore regions -> normalise
 // Per-task behaviour (interpolation, normals rotation, depth scaling, ignore rules) comes from

@@ -12,18 +12,15 @@
 
 namespace densemtl::data {
 
-DatasetReport describe(const Dataset& dataset, bool check, int threads, int sample_limit) {
-  const DatasetInfo& info = dataset.info();
-  DatasetReport r;
-  r.json["name"] = info.name;
-  r.json["format"] = format_name(info.format);
-  r.json["root"] = info.root.string();
-  std::string text = fmt::format("dataset: {} ({} layout) at {}\n", info.name, format_name(info.format), info.root.string());
+namespace {
 
-  // Splits.
-  std::vector<std::pair<std::string, std::vector<std::string>>> splits;
+using Splits = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// Every split's ids (a duplicate id or an unreadable split is a problem).
+Splits read_splits(const Dataset& dataset, DatasetReport& r, std::string& text) {
+  Splits splits;
   std::vector<std::string> split_text;
-  for (const auto& name : info.splits) {
+  for (const auto& name : dataset.info().splits) {
     try {
       auto ids = dataset.ids(name);
       std::set<std::string> unique(ids.begin(), ids.end());
@@ -38,19 +35,16 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     }
   }
   text += "splits: " + join(split_text, ", ") + "\n";
+  return splits;
+}
 
-  // Tasks.
-  std::vector<std::string> task_text;
-  for (const auto& t : info.tasks) task_text.push_back(tasks::get(t).describe(info));
-  r.json["tasks"] = info.tasks;
-  text += "tasks: " + (info.tasks.empty() ? std::string("none") : join(task_text, ", ")) + "\n";
-
-  // Label coverage per split and task (partially labelled data).
+// Label coverage per split and task (partially labelled data).
+void describe_coverage(const Dataset& dataset, const Splits& splits, DatasetReport& r, std::string& text) {
   bool partial = false;
   std::string coverage_text;
   for (const auto& [name, ids] : splits) {
     std::vector<std::string> parts;
-    for (const auto& t : info.tasks) {
+    for (const auto& t : dataset.info().tasks) {
       std::size_t n = 0;
       for (const auto& id : ids) n += dataset.labelled(id, t) ? 1 : 0;
       r.json["labelled"][name][t] = n;
@@ -61,8 +55,10 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     coverage_text += fmt::format("  {:<6} {}\n", name, join(parts, ", "));
   }
   text += partial ? "labelled images per split (partially labelled):\n" + coverage_text : "labels: every task on every image\n";
+}
 
-  // Which samples to read.
+// The samples to read: every one when checking, else up to `limit` spread over the training split.
+std::vector<std::string> samples_to_read(const Splits& splits, bool check, int limit) {
   std::vector<std::string> chosen;
   if (check) {
     for (const auto& [name, ids] : splits) chosen.insert(chosen.end(), ids.begin(), ids.end());
@@ -71,78 +67,93 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
     for (const auto& s : splits)
       if (s.first == "train") pick = &s;
     const auto& ids = pick->second;
-    std::size_t n = std::min<std::size_t>(ids.size(), static_cast<std::size_t>(sample_limit));
+    std::size_t n = std::min<std::size_t>(ids.size(), static_cast<std::size_t>(limit));
     for (std::size_t i = 0; i < n; ++i) chosen.push_back(ids[i * ids.size() / n]);
   }
+  return chosen;
+}
 
-  // Class shares of every class-map task (semantic classes, human parts).
-  struct Shares {
-    std::string task;
-    std::vector<std::string> names;
-    std::vector<double> pixels, images_with;
-    double labelled = 0;   // labelled pixels
-    double images = 0;     // images with a label for the task
-  };
+// Class shares of one class-map task (semantic classes, human parts).
+struct Shares {
+  std::string task;
+  std::vector<std::string> names;
+  std::vector<double> pixels, images_with;
+  double labelled = 0;  // labelled pixels
+  double images = 0;    // images with a label for the task
+};
+
+// What reading the chosen samples found: class shares, image sizes, unreadable samples.
+struct SampleStats {
   std::vector<Shares> shares;
+  std::set<std::pair<int, int>> sizes;
+  std::vector<std::string> bad;
+  std::mutex mutex;
+
+  void add(const Sample& s) {
+    std::vector<std::vector<double>> px;
+    std::vector<double> n(shares.size(), 0.0), has(shares.size(), 0.0);
+    for (std::size_t k = 0; k < shares.size(); ++k) {
+      px.emplace_back(shares[k].names.size(), 0.0);
+      auto it = s.labels.find(shares[k].task);
+      if (it == s.labels.end()) continue;
+      has[k] = 1;
+      const cv::Mat& l = it->second;
+      for (int y = 0; y < l.rows; ++y)
+        for (int x = 0; x < l.cols; ++x) {
+          int c = static_cast<int>(l.at<float>(y, x));
+          if (c >= 0 && static_cast<std::size_t>(c) < px[k].size()) {
+            px[k][static_cast<std::size_t>(c)] += 1;
+            n[k] += 1;
+          }
+        }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    sizes.insert({s.image.rows, s.image.cols});
+    for (std::size_t k = 0; k < shares.size(); ++k) {
+      for (std::size_t c = 0; c < px[k].size(); ++c) {
+        shares[k].pixels[c] += px[k][c];
+        if (px[k][c] > 0) shares[k].images_with[c] += 1;
+      }
+      shares[k].labelled += n[k];
+      shares[k].images += has[k];
+    }
+  }
+};
+
+void read_samples(const Dataset& dataset, const std::vector<std::string>& chosen, bool check, int threads, SampleStats& stats) {
+  const DatasetInfo& info = dataset.info();
   for (const auto& t : info.tasks) {
     std::vector<std::string> names = tasks::get(t).class_names(info);
-    if (!names.empty()) shares.push_back({t, names, std::vector<double>(names.size(), 0.0), std::vector<double>(names.size(), 0.0), 0, 0});
+    if (!names.empty())
+      stats.shares.push_back({t, names, std::vector<double>(names.size(), 0.0), std::vector<double>(names.size(), 0.0), 0, 0});
   }
   std::vector<std::string> share_tasks;
-  for (const auto& sh : shares) share_tasks.push_back(sh.task);
-  std::set<std::pair<int, int>> sizes;
-  std::mutex mutex;
-  std::vector<std::string> bad;
+  for (const auto& sh : stats.shares) share_tasks.push_back(sh.task);
   std::unique_ptr<ProgressBar> bar;
   if (check) bar = std::make_unique<ProgressBar>("check", static_cast<std::int64_t>(chosen.size()), "img");
   parallel_for(chosen.size(), threads, [&](std::size_t i) {
     const std::string& id = chosen[i];
     try {
-      Sample s = dataset.load(id, check ? std::vector<std::string>{} : share_tasks);
-      std::vector<std::vector<double>> px;
-      std::vector<double> n(shares.size(), 0.0), has(shares.size(), 0.0);
-      for (std::size_t k = 0; k < shares.size(); ++k) {
-        px.emplace_back(shares[k].names.size(), 0.0);
-        auto it = s.labels.find(shares[k].task);
-        if (it == s.labels.end()) continue;
-        has[k] = 1;
-        const cv::Mat& l = it->second;
-        for (int y = 0; y < l.rows; ++y)
-          for (int x = 0; x < l.cols; ++x) {
-            int c = static_cast<int>(l.at<float>(y, x));
-            if (c >= 0 && static_cast<std::size_t>(c) < px[k].size()) {
-              px[k][static_cast<std::size_t>(c)] += 1;
-              n[k] += 1;
-            }
-          }
-      }
-      std::lock_guard<std::mutex> lock(mutex);
-      sizes.insert({s.image.rows, s.image.cols});
-      for (std::size_t k = 0; k < shares.size(); ++k) {
-        for (std::size_t c = 0; c < px[k].size(); ++c) {
-          shares[k].pixels[c] += px[k][c];
-          if (px[k][c] > 0) shares[k].images_with[c] += 1;
-        }
-        shares[k].labelled += n[k];
-        shares[k].images += has[k];
-      }
+      stats.add(dataset.load(id, check ? std::vector<std::string>{} : share_tasks));
     } catch (const Error& e) {
-      std::lock_guard<std::mutex> lock(mutex);
-      bad.push_back(fmt::format("{}: {}", id, e.what()));
+      std::lock_guard<std::mutex> lock(stats.mutex);
+      stats.bad.push_back(fmt::format("{}: {}", id, e.what()));
     }
     if (bar) bar->advance();
   });
   if (bar) bar->finish();
-  std::sort(bad.begin(), bad.end());
-  r.problems.insert(r.problems.end(), bad.begin(), bad.end());
+  std::sort(stats.bad.begin(), stats.bad.end());
+}
 
+void describe_samples(const SampleStats& stats, bool check, DatasetReport& r, std::string& text) {
+  const auto& sizes = stats.sizes;
   if (sizes.size() == 1) {
     text += fmt::format("image size: {}x{}\n", sizes.begin()->first, sizes.begin()->second);
     r.json["image_size"] = {sizes.begin()->first, sizes.begin()->second};
   } else if (!sizes.empty()) {
     text += fmt::format("image sizes: {} different (first {}x{})\n", sizes.size(), sizes.begin()->first, sizes.begin()->second);
   }
-  for (const auto& sh : shares) {
+  for (const auto& sh : stats.shares) {
     if (sh.labelled <= 0) continue;
     text += fmt::format("{} class shares (from {} labelled images{}):\n", sh.task, sh.images, check ? "" : ", a sample");
     text += fmt::format("  {:<16} {:>9} {:>12}\n", "class", "% pixels", "% of images");
@@ -152,6 +163,28 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
       r.json["class_shares"][sh.task][sh.names[c]] = {{"pixels", share}, {"images", img}};
     }
   }
+}
+
+}  // namespace
+
+DatasetReport describe(const Dataset& dataset, bool check, int threads, int sample_limit) {
+  const DatasetInfo& info = dataset.info();
+  DatasetReport r;
+  r.json["name"] = info.name;
+  r.json["format"] = format_name(info.format);
+  r.json["root"] = info.root.string();
+  std::string text = fmt::format("dataset: {} ({} layout) at {}\n", info.name, format_name(info.format), info.root.string());
+  const Splits splits = read_splits(dataset, r, text);
+  std::vector<std::string> task_text;
+  for (const auto& t : info.tasks) task_text.push_back(tasks::get(t).describe(info));
+  r.json["tasks"] = info.tasks;
+  text += "tasks: " + (info.tasks.empty() ? std::string("none") : join(task_text, ", ")) + "\n";
+  describe_coverage(dataset, splits, r, text);
+  const std::vector<std::string> chosen = samples_to_read(splits, check, sample_limit);
+  SampleStats stats;
+  read_samples(dataset, chosen, check, threads, stats);
+  r.problems.insert(r.problems.end(), stats.bad.begin(), stats.bad.end());
+  describe_samples(stats, check, r, text);
   if (check) {
     r.json["checked"] = chosen.size();
     r.json["bad"] = r.problems;

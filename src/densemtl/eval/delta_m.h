@@ -1,4 +1,5 @@
-// Multi-task performance Delta_m (spec 5.4, the survey's Eq. 10):
+// Multi-task performance Delta_m (the survey's Eq. 10, as its code's
+// calculate_multi_task_performance computes it):
 //   Delta_m = (1/T) sum_t (-1)^{l_t} (M_{m,t} - M_{b,t}) / M_{b,t}
 // with l_t = 1 when lower is better, over the multi-task model's main tasks, against single-task
 // baselines of the same backbone. Metrics per task: semseg/human_parts mIoU, sal mIoU, normals

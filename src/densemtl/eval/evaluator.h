@@ -1,4 +1,5 @@
-// Evaluation (spec 5.1): predictions at the network size are turned into the stored prediction
+// Evaluation (the survey's code's protocol): predictions at the network size are turned into
+// the stored prediction
 // format at each image's original size and scored against the raw ground truth. The same path
 // scores a model (optionally writing its prediction folder) or any prediction folder on disk, so
 // both give the same numbers.

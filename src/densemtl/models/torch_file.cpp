@@ -73,6 +73,11 @@ class Unpickler {
  private:
   static constexpr std::size_t kMaxDepth = 256;
   ValuePtr run();
+  // The opcode families run() dispatches to; each returns whether `op` is one of its own.
+  bool push_scalar(std::uint8_t op);
+  bool build_container(std::uint8_t op);
+  bool use_memo(std::uint8_t op);
+  bool build_object(std::uint8_t op);
   // Every value reachable from `root`, the stack and the memo (each once).
   std::vector<ValuePtr> reachable(const ValuePtr& root) const;
   void check_graph(const ValuePtr& root) const;
@@ -280,183 +285,177 @@ void Unpickler::release(const ValuePtr& root) {
 
 ValuePtr Unpickler::run() {
   while (true) {
-    std::uint8_t op = byte();
+    const std::uint8_t op = byte();
     switch (op) {
-      case 0x80: byte(); break;                         // PROTO
-      case 0x95: little<std::uint64_t>(); break;        // FRAME
-      case '(': marks_.push_back(stack_.size()); break;  // MARK
-      case '.': return pop();                           // STOP
-      case '0': pop(); break;                           // POP
-      case '1': pop_mark(); break;                      // POP_MARK
-      case '2': stack_.push_back(top()); break;         // DUP
-      case 'N': stack_.push_back(make(Value::Kind::None)); break;
-      case 0x88: case 0x89: {                           // NEWTRUE, NEWFALSE
-        ValuePtr v = make(Value::Kind::Bool);
-        v->boolean = op == 0x88;
-        stack_.push_back(v);
-        break;
-      }
-      case 'J': case 'K': case 'M': {                   // BININT, BININT1, BININT2
-        ValuePtr v = make(Value::Kind::Int);
-        v->integer = op == 'J' ? little<std::int32_t>() : op == 'K' ? byte() : little<std::uint16_t>();
-        stack_.push_back(v);
-        break;
-      }
-      case 0x8a: case 0x8b: {                           // LONG1, LONG4
-        std::size_t n = op == 0x8a ? byte() : little<std::uint32_t>();
-        std::string b = bytes(n);
-        std::int64_t v = 0;
-        for (std::size_t i = 0; i < n && i < 8; ++i) v |= static_cast<std::int64_t>(static_cast<std::uint8_t>(b[i])) << (8 * i);
-        if (n > 0 && n < 8 && (static_cast<std::uint8_t>(b[n - 1]) & 0x80)) v -= static_cast<std::int64_t>(1) << (8 * n);
-        ValuePtr x = make(Value::Kind::Int);
-        x->integer = v;
-        x->text = b;  // raw little-endian bytes (integers wider than 64 bits keep only these)
-        stack_.push_back(x);
-        break;
-      }
-      case 'I': {                                       // INT (text)
-        std::string s = line();
-        ValuePtr v;
-        if (s == "00" || s == "01") {
-          v = make(Value::Kind::Bool);
-          v->boolean = s == "01";
-        } else {
-          v = make(Value::Kind::Int);
-          v->integer = std::stoll(s);
-        }
-        stack_.push_back(v);
-        break;
-      }
-      case 'G': {                                       // BINFLOAT (big-endian double)
-        std::string b = bytes(8);
-        std::uint64_t bits = 0;
-        for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<std::uint8_t>(b[static_cast<std::size_t>(i)]);
-        ValuePtr v = make(Value::Kind::Float);
-        std::memcpy(&v->number, &bits, 8);
-        stack_.push_back(v);
-        break;
-      }
-      case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
-        std::size_t n = op == 'X' || op == 'T' || op == 'B' ? little<std::uint32_t>()
-                        : op == 0x8d || op == 0x8e        ? static_cast<std::size_t>(little<std::uint64_t>())
-                                                          : byte();
-        ValuePtr v = make(op == 'B' || op == 'C' || op == 0x8e ? Value::Kind::Bytes : Value::Kind::String);
-        v->text = bytes(n);
-        stack_.push_back(v);
-        break;
-      }
-      case ']': stack_.push_back(make(Value::Kind::List)); break;
-      case ')': stack_.push_back(make(Value::Kind::Tuple)); break;
-      case '}': stack_.push_back(make(Value::Kind::Dict)); break;
-      case 'l': {                                       // LIST
-        ValuePtr v = make(Value::Kind::List);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 't': {                                       // TUPLE
-        ValuePtr v = make(Value::Kind::Tuple);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 0x85: case 0x86: case 0x87: {                // TUPLE1..3
-        std::size_t n = op - 0x84u;
-        ValuePtr v = make(Value::Kind::Tuple);
-        if (stack_.size() < n) bad("stack underflow");
-        v->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
-        stack_.resize(stack_.size() - n);
-        stack_.push_back(v);
-        break;
-      }
-      case 'd': {                                       // DICT
-        auto items = pop_mark();
-        ValuePtr v = make(Value::Kind::Dict);
-        for (std::size_t i = 0; i + 1 < items.size(); i += 2) v->entries.emplace_back(items[i], items[i + 1]);
-        stack_.push_back(v);
-        break;
-      }
-      case 'a': {                                       // APPEND
-        ValuePtr x = pop();
-        top()->items.push_back(x);
-        break;
-      }
-      case 'e': {                                       // APPENDS
-        auto items = pop_mark();
-        auto& list = top()->items;
-        list.insert(list.end(), items.begin(), items.end());
-        break;
-      }
-      case 's': {                                       // SETITEM
-        ValuePtr value = pop(), key = pop();
-        top()->entries.emplace_back(key, value);
-        break;
-      }
-      case 'u': {                                       // SETITEMS
-        auto items = pop_mark();
-        for (std::size_t i = 0; i + 1 < items.size(); i += 2) top()->entries.emplace_back(items[i], items[i + 1]);
-        break;
-      }
-      case 0x8f: stack_.push_back(make(Value::Kind::List)); break;  // EMPTY_SET (as a list)
-      case 0x90: {                                                  // ADDITEMS
-        auto items = pop_mark();
-        auto& list = top()->items;
-        list.insert(list.end(), items.begin(), items.end());
-        break;
-      }
-      case 0x91: {                                                  // FROZENSET
-        ValuePtr v = make(Value::Kind::List);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 'q': memo_[byte()] = top(); break;                       // BINPUT
-      case 'r': memo_[little<std::uint32_t>()] = top(); break;      // LONG_BINPUT
-      case 0x94: memo_[memo_.size()] = top(); break;                // MEMOIZE
-      case 'p': memo_[std::stoull(line())] = top(); break;          // PUT
-      case 'h': case 'j': case 'g': {                               // BINGET, LONG_BINGET, GET
-        std::uint64_t k = op == 'h' ? byte() : op == 'j' ? little<std::uint32_t>() : std::stoull(line());
-        auto it = memo_.find(k);
-        if (it == memo_.end()) bad("memo key missing");
-        stack_.push_back(it->second);
-        break;
-      }
-      case 'c': {                                                   // GLOBAL
-        std::string module = line(), name = line();
-        ValuePtr v = make(Value::Kind::Global);
-        v->text = module + "." + name;
-        stack_.push_back(v);
-        break;
-      }
-      case 0x93: {                                                  // STACK_GLOBAL
-        ValuePtr name = pop(), module = pop();
-        ValuePtr v = make(Value::Kind::Global);
-        v->text = module->text + "." + name->text;
-        stack_.push_back(v);
-        break;
-      }
-      case 'R': {                                                   // REDUCE
-        ValuePtr args = pop(), callable = pop();
-        stack_.push_back(reduce(callable, args));
-        break;
-      }
-      case 0x81: {                                                  // NEWOBJ
-        ValuePtr args = pop(), cls = pop();
-        stack_.push_back(reduce(cls, args));
-        break;
-      }
-      case 'b': {                                                   // BUILD: set state; ignored
-        pop();
-        break;
-      }
-      case 'Q': {                                                   // BINPERSID
-        ValuePtr pid = pop();
-        stack_.push_back(persistent(pid));
-        break;
-      }
-      default:
-        bad(fmt::format("unsupported pickle opcode 0x{:02x}", op));
+      case 0x80: byte(); continue;                         // PROTO
+      case 0x95: little<std::uint64_t>(); continue;        // FRAME
+      case '(': marks_.push_back(stack_.size()); continue;  // MARK
+      case '.': return pop();                              // STOP
+      case '0': pop(); continue;                           // POP
+      case '1': pop_mark(); continue;                      // POP_MARK
+      case '2': stack_.push_back(top()); continue;         // DUP
+      default: break;
     }
+    if (!push_scalar(op) && !build_container(op) && !use_memo(op) && !build_object(op))
+      bad(fmt::format("unsupported pickle opcode 0x{:02x}", op));
+  }
+}
+
+// None, booleans, integers, floats, strings and bytes.
+bool Unpickler::push_scalar(std::uint8_t op) {
+  ValuePtr v;
+  switch (op) {
+    case 'N': v = make(Value::Kind::None); break;
+    case 0x88: case 0x89:                                  // NEWTRUE, NEWFALSE
+      v = make(Value::Kind::Bool);
+      v->boolean = op == 0x88;
+      break;
+    case 'J': case 'K': case 'M':                          // BININT, BININT1, BININT2
+      v = make(Value::Kind::Int);
+      v->integer = op == 'J' ? little<std::int32_t>() : op == 'K' ? byte() : little<std::uint16_t>();
+      break;
+    case 0x8a: case 0x8b: {                                // LONG1, LONG4
+      std::size_t n = op == 0x8a ? byte() : little<std::uint32_t>();
+      std::string b = bytes(n);
+      std::int64_t x = 0;
+      for (std::size_t i = 0; i < n && i < 8; ++i) x |= static_cast<std::int64_t>(static_cast<std::uint8_t>(b[i])) << (8 * i);
+      if (n > 0 && n < 8 && (static_cast<std::uint8_t>(b[n - 1]) & 0x80)) x -= static_cast<std::int64_t>(1) << (8 * n);
+      v = make(Value::Kind::Int);
+      v->integer = x;
+      v->text = b;  // raw little-endian bytes (integers wider than 64 bits keep only these)
+      break;
+    }
+    case 'I': {                                            // INT (text)
+      std::string s = line();
+      if (s == "00" || s == "01") {
+        v = make(Value::Kind::Bool);
+        v->boolean = s == "01";
+      } else {
+        v = make(Value::Kind::Int);
+        v->integer = std::stoll(s);
+      }
+      break;
+    }
+    case 'G': {                                            // BINFLOAT (big-endian double)
+      std::string b = bytes(8);
+      std::uint64_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<std::uint8_t>(b[static_cast<std::size_t>(i)]);
+      v = make(Value::Kind::Float);
+      std::memcpy(&v->number, &bits, 8);
+      break;
+    }
+    case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
+      std::size_t n = op == 'X' || op == 'T' || op == 'B' ? little<std::uint32_t>()
+                      : op == 0x8d || op == 0x8e        ? static_cast<std::size_t>(little<std::uint64_t>())
+                                                        : byte();
+      v = make(op == 'B' || op == 'C' || op == 0x8e ? Value::Kind::Bytes : Value::Kind::String);
+      v->text = bytes(n);
+      break;
+    }
+    default: return false;
+  }
+  stack_.push_back(v);
+  return true;
+}
+
+// Lists, tuples, dicts and sets (as lists), and what fills them.
+bool Unpickler::build_container(std::uint8_t op) {
+  switch (op) {
+    case ']': stack_.push_back(make(Value::Kind::List)); return true;
+    case ')': stack_.push_back(make(Value::Kind::Tuple)); return true;
+    case '}': stack_.push_back(make(Value::Kind::Dict)); return true;
+    case 0x8f: stack_.push_back(make(Value::Kind::List)); return true;  // EMPTY_SET (as a list)
+    case 'l': case 't': case 0x91: {                                     // LIST, TUPLE, FROZENSET
+      ValuePtr v = make(op == 't' ? Value::Kind::Tuple : Value::Kind::List);
+      v->items = pop_mark();
+      stack_.push_back(v);
+      return true;
+    }
+    case 0x85: case 0x86: case 0x87: {                                  // TUPLE1..3
+      std::size_t n = op - 0x84u;
+      ValuePtr v = make(Value::Kind::Tuple);
+      if (stack_.size() < n) bad("stack underflow");
+      v->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+      stack_.resize(stack_.size() - n);
+      stack_.push_back(v);
+      return true;
+    }
+    case 'd': {                                                          // DICT
+      auto items = pop_mark();
+      ValuePtr v = make(Value::Kind::Dict);
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) v->entries.emplace_back(items[i], items[i + 1]);
+      stack_.push_back(v);
+      return true;
+    }
+    case 'a': {                                                          // APPEND
+      ValuePtr x = pop();
+      top()->items.push_back(x);
+      return true;
+    }
+    case 'e': case 0x90: {                                               // APPENDS, ADDITEMS
+      auto items = pop_mark();
+      auto& list = top()->items;
+      list.insert(list.end(), items.begin(), items.end());
+      return true;
+    }
+    case 's': {                                                          // SETITEM
+      ValuePtr value = pop(), key = pop();
+      top()->entries.emplace_back(key, value);
+      return true;
+    }
+    case 'u': {                                                          // SETITEMS
+      auto items = pop_mark();
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) top()->entries.emplace_back(items[i], items[i + 1]);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+bool Unpickler::use_memo(std::uint8_t op) {
+  switch (op) {
+    case 'q': memo_[byte()] = top(); return true;                   // BINPUT
+    case 'r': memo_[little<std::uint32_t>()] = top(); return true;  // LONG_BINPUT
+    case 0x94: memo_[memo_.size()] = top(); return true;            // MEMOIZE
+    case 'p': memo_[std::stoull(line())] = top(); return true;      // PUT
+    case 'h': case 'j': case 'g': {                                 // BINGET, LONG_BINGET, GET
+      std::uint64_t k = op == 'h' ? byte() : op == 'j' ? little<std::uint32_t>() : std::stoull(line());
+      auto it = memo_.find(k);
+      if (it == memo_.end()) bad("memo key missing");
+      stack_.push_back(it->second);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// Globals, the calls that build objects from them, and tensors' persistent ids.
+bool Unpickler::build_object(std::uint8_t op) {
+  switch (op) {
+    case 'c': case 0x93: {                                          // GLOBAL, STACK_GLOBAL
+      ValuePtr v = make(Value::Kind::Global);
+      if (op == 'c') {
+        std::string module = line(), name = line();
+        v->text = module + "." + name;
+      } else {
+        ValuePtr name = pop(), module = pop();
+        v->text = module->text + "." + name->text;
+      }
+      stack_.push_back(v);
+      return true;
+    }
+    case 'R': case 0x81: {                                          // REDUCE, NEWOBJ
+      ValuePtr args = pop(), callable = pop();
+      stack_.push_back(reduce(callable, args));
+      return true;
+    }
+    case 'b': pop(); return true;                                   // BUILD: set state; ignored
+    case 'Q': {                                                     // BINPERSID
+      ValuePtr pid = pop();
+      stack_.push_back(persistent(pid));
+      return true;
+    }
+    default: return false;
   }
 }
 

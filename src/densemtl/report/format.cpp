@@ -1,14 +1,35 @@
 #include "densemtl/report/format.h"
 
+#include "densemtl/core/error.h"
 #include "densemtl/core/strings.h"
 
 namespace densemtl::report {
 
+namespace {
+
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string markdown_row(const std::vector<std::string>& cells) {
+  std::vector<std::string> escaped;
+  for (const auto& c : cells) escaped.push_back(markdown_cell(c));
+  return "| " + join(escaped, " | ") + " |\n";
+}
+
+}  // namespace
+
 std::string markdown_table(const std::vector<std::string>& header, const TableRows& rows) {
-  std::string s = "| " + join(header, " | ") + " |\n|";
+  std::string s = markdown_row(header) + "|";
   for (std::size_t i = 0; i < header.size(); ++i) s += i == 0 ? "---|" : "---:|";
   s += "\n";
-  for (const auto& r : rows) s += "| " + join(r, " | ") + " |\n";
+  for (const auto& r : rows) s += markdown_row(r);
   return s;
 }
 
@@ -18,6 +39,7 @@ std::string html_escape(const std::string& s) {
     if (c == '<') o += "&lt;";
     else if (c == '>') o += "&gt;";
     else if (c == '&') o += "&amp;";
+    else if (c == '"') o += "&quot;";
     else o += c;
   }
   return o;
@@ -80,5 +102,55 @@ std::string html_page_start(const std::string& title) {
 }
 
 std::string html_page_end() { return "</body></html>\n"; }
+
+namespace {
+
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::vector<std::string> fields;
+  for (const auto& c : cells) fields.push_back(csv_field(c));
+  return join(fields, ",") + "\n";
+}
+
+}  // namespace
+
+std::string Table::csv() const {
+  std::string out = csv_line(header);
+  for (const auto& r : rows) out += csv_line(r);
+  return out;
+}
+
+std::string Page::markdown(const fs::path& folder) const {
+  std::string md = "# " + title_ + "\n\n";
+  for (const auto& b : blocks_) {
+    switch (b.kind) {
+      case Block::Heading: md += "\n" + std::string(static_cast<std::size_t>(b.level), '#') + " " + b.text + "\n\n"; break;
+      case Block::Paragraph: md += b.text + "\n\n"; break;
+      case Block::Table: md += b.table.markdown() + "\n"; break;
+      case Block::Figure: md += "**" + b.text + "**\n\n![](" + fs::relative(b.png, folder).string() + ")\n\n"; break;
+    }
+  }
+  return md;
+}
+
+std::string Page::html() const {
+  std::string html = html_page_start(title_);
+  for (const auto& b : blocks_) {
+    switch (b.kind) {
+      case Block::Heading: html += fmt::format("<h{0}>{1}</h{0}>", b.level, html_escape(b.text)); break;
+      case Block::Paragraph: html += "<p>" + html_escape(b.text) + "</p>"; break;
+      case Block::Table: html += b.table.html(); break;
+      case Block::Figure: html += html_figure(b.png, b.text); break;
+    }
+  }
+  return html + html_page_end();
+}
+
+void Page::write(const fs::path& stem) const {
+  fs::path md = stem, html = stem;
+  md += ".md";
+  html += ".html";
+  write_file_atomic(md, markdown(md.parent_path()));
+  write_file_atomic(html, this->html());
+}
 
 }  // namespace densemtl::report

@@ -17,6 +17,10 @@ using Tile = std::pair<std::string, cv::Mat>;  // caption, RGB CV_8UC3
 // Tiles are scaled to the height of the first one; `columns` = 0 puts all in one row.
 cv::Mat mosaic(const std::vector<Tile>& tiles, int columns = 0);
 
+// A white tile of `size` with `text` written in it, wrapped onto as many lines as it needs (a
+// row's label in a mosaic, however long).
+cv::Mat text_tile(const std::string& text, cv::Size size);
+
 // The input image and a picture of every label of a raw sample (as read by a dataset reader).
 std::vector<Tile> sample_tiles(const data::Sample& sample, const data::DatasetInfo& info);
 

@@ -13,10 +13,25 @@
 namespace densemtl::report {
 
 namespace {
+// A gnuplot string constant: single quotes (no escapes inside), quotes doubled; a line break
+// would end the command, so control characters become spaces.
 std::string quote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  for (char c : s) {
+    if (c == '\'') out += "''";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += ' ';
+    else out += c;
+  }
   return out + "'";
+}
+
+// A label in a data file, read by `using ...:n with labels`: double-quoted, with the characters
+// that would end it or the line removed.
+std::string data_label(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s)
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  return out + "\"";
 }
 std::string header(const fs::path& png, const PlotOptions& o) {
   std::string s = fmt::format("set terminal pngcairo size {},{} font 'sans,10'\nset output {}\n", o.width, o.height, quote(png.string()));
@@ -62,6 +77,14 @@ bool run_gnuplot(const std::string& script, const fs::path& png, const std::vect
   return true;
 }
 
+// Series colour `index` (1-based) from a palette whose neighbours are told apart easily (matplotlib's
+// tab10), cycling after ten.
+std::string colour(int index) {
+  static const char* palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return fmt::format(" lc rgb '{}'", palette[(index - 1) % 10]);
+}
+
 fs::path data_file(const fs::path& png, const std::string& suffix) {
   fs::create_directories(png.parent_path());
   fs::path data = png;
@@ -86,9 +109,62 @@ bool line_plot(const fs::path& png, const std::vector<Series>& series, const Plo
   std::vector<std::string> plots;
   for (std::size_t i = 0; i < series.size(); ++i)
     plots.push_back(fmt::format("{} index {} with linespoints pt 7 ps 0.5 lw 2 dt {}{} title {}", quote(data.string()), i,
-                                series[i].dashed ? 2 : 1, series[i].colour > 0 ? fmt::format(" lc {}", series[i].colour) : "",
+                                series[i].dashed ? 2 : 1, series[i].colour > 0 ? colour(series[i].colour) : "",
                                 quote(series[i].name)));
   script += "plot " + join(plots, ", \\\n  ") + "\n";
+  return run_gnuplot(script, png, {data}, error);
+}
+
+bool line_panels(const fs::path& png, const std::vector<Panel>& panels, const PlotOptions& o, std::string* error) {
+  if (panels.empty()) {
+    if (error) *error = "nothing to plot";
+    return false;
+  }
+  const fs::path data = data_file(png, ".dat");
+  {
+    std::ofstream out(data);
+    for (const auto& p : panels)
+      for (const auto& s : p.series) {
+        for (std::size_t i = 0; i < s.x.size(); ++i) out << s.x[i] << " " << s.y[i] << "\n";
+        out << "\n\n";
+      }
+  }
+  PlotOptions page = o;
+  page.height = o.height * static_cast<int>(panels.size());
+  std::string script = header(png, page) + "set key outside right\nunset title\n";
+  script += fmt::format("set multiplot layout {},1 title {}\n", panels.size(), quote(o.title));
+  std::size_t index = 0;
+  for (const auto& p : panels) {
+    std::vector<std::string> plots;
+    for (const auto& s : p.series)
+      plots.push_back(fmt::format("{} index {} with linespoints pt 7 ps 0.5 lw 2 dt {}{} title {}", quote(data.string()), index++,
+                                  s.dashed ? 2 : 1, s.colour > 0 ? colour(s.colour) : "", quote(s.name)));
+    script += "set title " + quote(p.title) + "\nplot " + join(plots, ", \\\n  ") + "\n";
+  }
+  script += "unset multiplot\n";
+  return run_gnuplot(script, png, {data}, error);
+}
+
+bool bar_plot(const fs::path& png, const std::vector<Point>& bars, const PlotOptions& o, std::string* error) {
+  const fs::path data = data_file(png, ".dat");
+  {
+    std::ofstream out(data);
+    for (std::size_t i = 0; i < bars.size(); ++i) out << i << " " << bars[i].y << " " << bars[i].err << "\n";
+  }
+  std::vector<std::string> tics;
+  double lo = 0, hi = 0;  // the bars start at 0
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    tics.push_back(fmt::format("{} {}", quote(bars[i].label), i));
+    lo = std::min(lo, bars[i].y - std::max(0.0, bars[i].err));
+    hi = std::max(hi, bars[i].y + std::max(0.0, bars[i].err));
+  }
+  const double pad = 0.08 * std::max(hi - lo, 1e-9);
+  std::string script = header(png, o) + "unset key\nset style fill solid 0.6 border -1\nset boxwidth 0.7\n";
+  script += fmt::format("set xrange [-0.6:{}]\nset yrange [{}:{}]\nset xtics rotate by 45 right ({})\nset xzeroaxis lt -1\n",
+                        bars.size() - 0.4, lo - pad, hi + pad, join(tics, ", "));
+  script += fmt::format("plot {0} using 1:2 with boxes lc rgb '#4c72b0', {0} using 1:2:($3 > 0 ? $3 : 1/0) with yerrorbars "
+                        "pt -1 lc rgb '#222222'\n",
+                        quote(data.string()));
   return run_gnuplot(script, png, {data}, error);
 }
 
@@ -100,11 +176,7 @@ bool scatter_plot(const fs::path& png, const std::vector<Point>& points, const P
   const fs::path data = data_file(png, ".dat"), steps = data_file(png, ".front.dat");
   {
     std::ofstream out(data);
-    for (const auto& p : points) {
-      std::string label = p.label;
-      label.erase(std::remove(label.begin(), label.end(), '"'), label.end());
-      out << p.x << " " << p.y << " " << p.err << " \"" << label << "\"\n";
-    }
+    for (const auto& p : points) out << p.x << " " << p.y << " " << p.err << " " << data_label(p.label) << "\n";
     std::ofstream f(steps);
     if (front) {
       std::vector<Point> sorted = points;
@@ -150,8 +222,9 @@ bool pr_plot(const fs::path& png, const std::vector<PrCurve>& curves, const Plot
   std::vector<std::string> plots = {fmt::format("{} with lines lc rgb '#bbbbbb' lw 1 title 'iso-F'", quote(iso.string()))};
   for (std::size_t i = 0; i < curves.size(); ++i) {
     const std::string name = fmt::format("{} [F={:.3f}]", curves[i].name, curves[i].ods_f);
-    plots.push_back(fmt::format("{} index {} with lines lw 2 lc {} title {}", quote(data.string()), 2 * i, i + 1, quote(name)));
-    plots.push_back(fmt::format("{} index {} with points pt 7 ps 1.2 lc {} notitle", quote(data.string()), 2 * i + 1, i + 1));
+    const std::string lc = colour(static_cast<int>(i) + 1);
+    plots.push_back(fmt::format("{} index {} with lines lw 2{} title {}", quote(data.string()), 2 * i, lc, quote(name)));
+    plots.push_back(fmt::format("{} index {} with points pt 7 ps 1.2{} notitle", quote(data.string()), 2 * i + 1, lc));
   }
   script += "plot " + join(plots, ", \\\n  ") + "\n";
   return run_gnuplot(script, png, {data, iso}, error);

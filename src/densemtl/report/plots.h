@@ -1,4 +1,7 @@
 // Line plots through gnuplot (Debian's gnuplot-nox, pngcairo terminal), driven through a pipe.
+// Every name reaches gnuplot as data: titles and labels are single-quoted strings with quotes
+// doubled and control characters (line breaks) turned into spaces, data files hold numbers and
+// quoted labels only, so no name can run a gnuplot command.
 #pragma once
 
 #include <string>
@@ -24,11 +27,21 @@ struct PlotOptions {
 // Writes `png`; returns false (and says why in `error`) when gnuplot is missing or fails.
 bool line_plot(const fs::path& png, const std::vector<Series>& series, const PlotOptions& options, std::string* error);
 
+// Line plots stacked in one picture, one panel per entry (its own title), sharing the x label,
+// the y label and the scales of `options`; `options.height` is each panel's.
+struct Panel {
+  std::string title;
+  std::vector<Series> series;
+};
+bool line_panels(const fs::path& png, const std::vector<Panel>& panels, const PlotOptions& options, std::string* error);
+
 // A labelled point with a vertical error bar (err = 0: none).
 struct Point {
   std::string label;
   double x = 0, y = 0, err = 0;
 };
+// Bars at y (labels below them, rotated) with error bars of ±err where err > 0, and the line y = 0.
+bool bar_plot(const fs::path& png, const std::vector<Point>& bars, const PlotOptions& options, std::string* error);
 // Points with their labels (placed beside them); `front` draws the Pareto front of lower x and
 // higher y as a step line (the points no other point beats on both).
 bool scatter_plot(const fs::path& png, const std::vector<Point>& points, const PlotOptions& options, bool front, std::string* error);

@@ -35,6 +35,23 @@ class Edge : public BinaryMapTask {
   }
   std::string delta_metric() const override { return "odsF"; }
   std::vector<ReportColumn> report_columns() const override { return {{"odsF", "Edge odsF ↑", false, 2}}; }
+  // The BSDS-style curve the boundary metric stores (fractions) and its ODS point (percent there).
+  std::optional<PrCurve> pr_curve(const OrderedJson& m) const override {
+    if (!m.contains("curve") || !m["curve"].contains("recall") || !m["curve"].contains("precision")) return std::nullopt;
+    PrCurve c;
+    const auto &rs = m["curve"]["recall"], &ps = m["curve"]["precision"];
+    for (std::size_t i = 0; i < rs.size() && i < ps.size(); ++i)
+      if (rs[i].is_number() && ps[i].is_number()) {
+        c.recall.push_back(rs[i].get<double>());
+        c.precision.push_back(ps[i].get<double>());
+      }
+    auto fraction = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() / 100 : 0.0; };
+    c.ods_r = fraction("odsR");
+    c.ods_p = fraction("odsP");
+    c.ods_f = fraction("odsF");
+    if (c.recall.empty()) return std::nullopt;
+    return c;
+  }
 
  private:
   double pos_weight_ = 0.95, max_dist_ = 0.0;

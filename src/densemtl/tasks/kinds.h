@@ -67,6 +67,13 @@ class ClassMapTask : public Task {
   std::unique_ptr<Metric> make_metric(const MetricContext& c) const override { return make_miou_metric(class_names(c.dataset)); }
   std::unique_ptr<ConstantPredictor> constant_predictor() const override { return std::make_unique<MajorityClass>(); }
   std::string delta_metric() const override { return "mIoU"; }
+  std::vector<std::pair<std::string, double>> per_class(const OrderedJson& metrics) const override {
+    std::vector<std::pair<std::string, double>> out;
+    if (metrics.contains("per_class_IoU") && metrics["per_class_IoU"].is_object())
+      for (const auto& [cls, iou] : metrics["per_class_IoU"].items())
+        if (iou.is_number()) out.emplace_back(cls, iou.get<double>());
+    return out;
+  }
 };
 
 // A binary map predicted as one logit per pixel (saliency, boundaries): labels resized with

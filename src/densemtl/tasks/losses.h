@@ -1,4 +1,5 @@
-// The per-task losses of the reference (spec 4.1), shared by the task files.
+// The per-task losses of the reference (the survey's code's losses/loss_functions.py,
+// github.com/SimonVandenhende/Multi-Task-Learning-PyTorch), shared by the task files.
 #pragma once
 
 #include <ATen/core/Tensor.h>

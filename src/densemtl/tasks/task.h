@@ -35,6 +35,13 @@ struct ReportColumn {
   int digits = 2;
 };
 
+// A precision-recall curve stored in a task's metrics (boundaries), for figures: fractions in
+// [0, 1], one point per threshold, and the curve's ODS point.
+struct PrCurve {
+  std::vector<double> recall, precision;
+  double ods_r = 0, ods_p = 0, ods_f = 0;
+};
+
 // The trivial predictor of a task: statistics gathered from training labels, then one constant
 // prediction per image, in the stored prediction format (a floor every model must beat).
 class ConstantPredictor {
@@ -104,7 +111,8 @@ class Task {
                        const cv::Mat* reference = nullptr) const = 0;
 
   // --- Training ---
-  // The task's loss (spec 4.1) of raw network output [B, C, H, W] against labels
+  // The task's loss (as the survey's code computes it) of raw network output [B, C, H, W]
+  // against labels
   // [B, label_channels, H, W] (255 = ignore). A batch without any supervised pixel gives 0,
   // still connected to the graph.
   virtual at::Tensor loss(const at::Tensor& output, const at::Tensor& label) const = 0;
@@ -127,7 +135,7 @@ class Task {
   // The trivial predictor (constant prediction from training statistics).
   virtual std::unique_ptr<ConstantPredictor> constant_predictor() const = 0;
 
-  // --- Multi-task performance (spec 5.4) and tables ---
+  // --- Multi-task performance (Delta_m, the survey's Eq. 10) and tables ---
   // The metric Delta_m uses (a key of make_metric's result) and its direction.
   virtual std::string delta_metric() const = 0;
   virtual bool lower_is_better() const { return false; }
@@ -137,6 +145,12 @@ class Task {
   virtual std::optional<double> kpi(const OrderedJson& metrics) const;
   // The columns of this task in results tables.
   virtual std::vector<ReportColumn> report_columns() const = 0;
+  // Its precision-recall curve in `metrics` (this task's metrics object), for results figures;
+  // nullopt for tasks without one or metrics that lack it.
+  virtual std::optional<PrCurve> pr_curve(const OrderedJson& /*metrics*/) const { return std::nullopt; }
+  // Its per-class scores (%) in `metrics`, in the dataset's class order, for per-class heat maps;
+  // empty for tasks without classes.
+  virtual std::vector<std::pair<std::string, double>> per_class(const OrderedJson& /*metrics*/) const { return {}; }
 };
 
 }  // namespace densemtl::tasks

@@ -1,6 +1,6 @@
 // Choosing a branched network's tree — Vandenhende, Georgoulis, De Brabandere, Van Gool,
 // "Branched Multi-Task Networks: Deciding What Layers To Share", BMVC 2020
-// (architectures-beyond.md §3.1, steps 1-5):
+// (steps 1-5 of its procedure; step 6, building the network, is models/architectures/branched.cpp):
 //   1. one single-task network per task with the encoder to be branched (densemtl's runs);
 //   2. candidate branching locations d = 1..D, the ends of the encoder's blocks;
 //   3. representation similarity analysis on K training images: per task and location the

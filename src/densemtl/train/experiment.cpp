@@ -42,7 +42,7 @@ const Spec& experiment_schema() {
           integer("max_train_images", 0, 0, 1e9, "Use only the first N training images (0 = all); for quick runs"),
           integer("workers", 2, 0, 64, "Loader threads (0 = load in the training thread)"),
           integer("prefetch", 2, 1, 64, "Batches prepared ahead per loader thread"),
-          section("augment", "Training augmentation (spec 3.4)", {
+          section("augment", "Training augmentation (as in the survey's code)", {
               boolean("flip", true, "Random horizontal flip, p = 0.5 (normals' x negated)"),
               float_list("scales", {}, 0.05, 8.0, 0, 64, "Zoom factors to choose from uniformly (NYUD: [1.0, 1.2, 1.5])"),
               float_list("scale_range", {}, 0.05, 8.0, 0, 2, "Continuous zoom range [lo, hi] (PASCAL: [0.75, 1.25]); used when scales is empty"),

@@ -1,4 +1,5 @@
-// Optimizers and learning-rate schedules (spec 6): Adam with coupled L2 weight decay (as the
+// Optimizers and learning-rate schedules (the survey's code's settings): Adam with coupled L2
+// weight decay (as the
 // reference's torch.optim.Adam, not AdamW) or SGD with momentum, both applied with multi-tensor
 // kernels (multi_tensor_optim.h); poly decay
 // lr = lr0 * (1 - t/T)^power, per epoch (the reference: set at the start of epoch t) or per

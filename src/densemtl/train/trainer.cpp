@@ -127,13 +127,40 @@ Training::Training(const TrainOptions& options) : options_(options) {
 }
 
 void Training::set_up(const TrainOptions& options) {
+  const bool has_checkpoint = prepare_run_folder(options);
+  use_threads_and_device();
+  const data::LoaderOptions lo = set_up_data(options);
+  set_up_model(has_checkpoint);
+  if (group_) set_up_processes();
+  if (leader()) trim_log(run_.log(), state_.epoch);
+  const Experiment& e = experiment_;
+  step_.tasks = &tasks_;
+  step_.main = e.tasks.main;
+  step_.amp = e.train.amp;
+  step_.device = device_;
+  const data::PipelineOptions pipeline = e.pipeline(dataset_->info());
+  if (balancer_->needs_validation_batches()) set_up_validation_batches(pipeline, lo);
+  val_setup_.ids = val_ids_;
+  val_setup_.tasks = tasks::TaskSet(e.tasks.main, e.config.get());
+  val_setup_.pipeline = pipeline;
+  val_setup_.batch_size = e.eval.batch_size;
+  val_setup_.workers = lo.workers;
+  val_setup_.device = device_.str();
+  val_setup_.channels_last = e.model.channels_last;
+  val_setup_.label = "validate";
+  val_setup_.shard_over_processes = group_ != nullptr;
+  log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}, balancer {}", name_, e.model.architecture,
+           dataset_->info().name, train_ids_.size(), val_ids_.size(), test_ids_.size(), join(tasks_.names(), ", "), e.balancer);
+}
+
+// The run folder: refuses to overwrite a run unless resuming it with the same config; writes the
+// resolved config. Returns whether the folder holds a checkpoint to resume from.
+bool Training::prepare_run_folder(const TrainOptions& options) {
   const Experiment& e = experiment_;
   name_ = e.name.empty() ? options.config.stem().string() : e.name;
   fs::path dir = options.out.empty() ? fs::path("runs") / name_ : options.out;
   run_.dir = dir;
   run_.experiment = e;
-
-  // Run folder: refuse to overwrite a run unless resuming it with the same config.
   const bool has_checkpoint = fs::exists(run_.checkpoint());
   if (has_checkpoint && !options.resume)
     fail("{}: already holds a run; pass --resume to continue it, or choose another --out", dir.string());
@@ -149,7 +176,11 @@ void Training::set_up(const TrainOptions& options) {
     e.config->save(run_.config_file());
   }
   barrier();
+  return has_checkpoint;
+}
 
+void Training::use_threads_and_device() {
+  const Experiment& e = experiment_;
   // Several processes on one machine share its cores.
   int threads = e.threads;
   if (threads <= 0 && group_) {
@@ -159,8 +190,12 @@ void Training::set_up(const TrainOptions& options) {
   setup_torch(threads);
   seed_torch(e.seed);
   device_ = select_device(group_ ? group_->device_for(e.device) : e.device, e.source());
+}
 
-  // Data.
+// The dataset, the splits (every trained task labelled on some training image) and the training
+// loader (this process's shard of every batch); returns the loader's options.
+data::LoaderOptions Training::set_up_data(const TrainOptions& options) {
+  const Experiment& e = experiment_;
   dataset_ = e.open_dataset();
   const data::DatasetInfo& info = dataset_->info();
   tasks_ = e.task_set();
@@ -177,8 +212,6 @@ void Training::set_up(const TrainOptions& options) {
     if (n == 0) fail("{}: no training image of {} is labelled for task '{}'", e.source(), info.root.string(), t);
     if (n < train_ids_.size()) log_info("{}: labelled on {} of {} training images", t, n, train_ids_.size());
   }
-
-  data::PipelineOptions pipeline = e.pipeline(info);
   data::LoaderOptions lo;
   lo.batch_size = batch_size_ = e.train.batch_size;
   lo.shuffle = true;
@@ -199,11 +232,17 @@ void Training::set_up(const TrainOptions& options) {
     lo.shards = n;
     lo.shard = group_->rank();
   }
-  loader_ = std::make_unique<data::Loader>(*dataset_, train_ids_, tasks_.names(), data::Pipeline(pipeline, true), lo);
+  loader_ = std::make_unique<data::Loader>(*dataset_, train_ids_, tasks_.names(), data::Pipeline(e.pipeline(info), true), lo);
   if (loader_->batches_per_epoch() == 0)
     fail("{}: train.batch_size {} is larger than the {} training images (with drop_last)", e.source(), lo.batch_size, train_ids_.size());
+  return lo;
+}
 
-  // Model, balancer, optimizer.
+// The model (from single-task runs where the architecture starts from them), the balancer, the
+// optimizer with its learning-rate groups and the schedule; the checkpoint when resuming.
+void Training::set_up_model(bool has_checkpoint) {
+  const Experiment& e = experiment_;
+  const data::DatasetInfo& info = dataset_->info();
   model_ = models::build_model(e.model_spec(info), e.model.backbone_weights, e.model.weights);
   if (!has_checkpoint) init_from_single_task_runs(*model_, e, info);
   model_->to(device_);
@@ -220,67 +259,53 @@ void Training::set_up(const TrainOptions& options) {
   }
   optimizer_ = make_optimizer(*e.config, groups);
   schedule_ = schedule_from_config(*e.config);
-
   if (has_checkpoint) {
     state_ = load_checkpoint(run_.checkpoint(), *model_, *optimizer_, *balancer_);
-    log_info("resuming {} after epoch {}", dir.string(), state_.epoch);
+    log_info("resuming {} after epoch {}", run_.dir.string(), state_.epoch);
   }
-  if (group_) {
-    // Every process must resume from the same epoch (the run folder on storage all of them see).
-    torch::Tensor epoch = torch::tensor({static_cast<double>(state_.epoch)}, torch::kFloat64);
-    std::vector<torch::Tensor> epochs = group_->all_gather(epoch);
-    for (std::size_t r = 0; r < epochs.size(); ++r)
-      if (epochs[r].item<double>() != static_cast<double>(state_.epoch))
-        fail("{}: rank {} starts after epoch {}, rank {} after epoch {}: every process must see the same run folder (shared "
-             "storage) to resume", dir.string(), r, static_cast<int>(epochs[r].item<double>()), group_->rank(), state_.epoch);
-    broadcast_state(*model_);
-    std::vector<torch::Tensor> trained;
-    for (const auto& p : model_->parameters())
-      if (p.requires_grad()) trained.push_back(p);
-    sync_ = std::make_unique<GradientSync>(*group_, trained, static_cast<std::int64_t>(e.distributed.bucket_mb * (1 << 20)),
-                                           e.distributed.overlap);
-    step_.sync = sync_.get();
-  }
-  if (leader()) trim_log(run_.log(), state_.epoch);
+}
 
-  step_.tasks = &tasks_;
-  step_.main = e.tasks.main;
-  step_.amp = e.train.amp;
-  step_.device = device_;
-  if (balancer_->needs_validation_batches()) {
-    // Bilevel balancers read validation batches during training: a cycling loader over the
-    // validation split, evaluation pipeline, reshuffled each pass (restarted with every training
-    // epoch, so a resumed run sees the same batches).
-    if (val_ids_.empty())
-      fail("{}: balancer {} learns from validation batches; set data.val_split or data.val_share > 0", e.source(), e.balancer);
-    data::LoaderOptions vo = lo;
-    vo.drop_last = val_ids_.size() >= static_cast<std::size_t>(lo.batch_size);
-    if (group_ && !vo.drop_last && val_ids_.size() % static_cast<std::size_t>(group_->size()) != 0)
-      fail("{}: balancer {} reads validation batches, and the {} validation images (fewer than a batch) cannot be split evenly "
-           "over {} processes; use more validation images", e.source(), e.balancer, val_ids_.size(), group_->size());
-    vo.seed = e.seed + 1;
-    val_loader_ = std::make_unique<data::Loader>(*dataset_, val_ids_, tasks_.names(), data::Pipeline(pipeline, false), vo);
-    step_.validation_batch = [this, channels_last = e.model.channels_last] {
-      auto batch = val_loader_->next();
-      if (!batch) {
-        val_loader_->start_epoch(++val_pass_);
-        batch = val_loader_->next();
-      }
-      return std::make_pair(to_model_layout(batch->image.to(device_, /*non_blocking=*/true), channels_last), batch->labels);
-    };
-  }
-  val_setup_.ids = val_ids_;
-  val_setup_.tasks = tasks::TaskSet(e.tasks.main, e.config.get());
-  val_setup_.pipeline = pipeline;
-  val_setup_.batch_size = e.eval.batch_size;
-  val_setup_.workers = lo.workers;
-  val_setup_.device = device_.str();
-  val_setup_.channels_last = e.model.channels_last;
-  val_setup_.label = "validate";
-  val_setup_.shard_over_processes = group_ != nullptr;
+// Several processes: the same epoch and weights everywhere, and the gradient sums.
+void Training::set_up_processes() {
+  // Every process must resume from the same epoch (the run folder on storage all of them see).
+  torch::Tensor epoch = torch::tensor({static_cast<double>(state_.epoch)}, torch::kFloat64);
+  std::vector<torch::Tensor> epochs = group_->all_gather(epoch);
+  for (std::size_t r = 0; r < epochs.size(); ++r)
+    if (epochs[r].item<double>() != static_cast<double>(state_.epoch))
+      fail("{}: rank {} starts after epoch {}, rank {} after epoch {}: every process must see the same run folder (shared "
+           "storage) to resume", run_.dir.string(), r, static_cast<int>(epochs[r].item<double>()), group_->rank(), state_.epoch);
+  broadcast_state(*model_);
+  std::vector<torch::Tensor> trained;
+  for (const auto& p : model_->parameters())
+    if (p.requires_grad()) trained.push_back(p);
+  const Experiment& e = experiment_;
+  sync_ = std::make_unique<GradientSync>(*group_, trained, static_cast<std::int64_t>(e.distributed.bucket_mb * (1 << 20)),
+                                         e.distributed.overlap);
+  step_.sync = sync_.get();
+}
 
-  log_info("{}: {} on {} ({} train / {} val / {} test images), tasks {}, balancer {}", name_, e.model.architecture, info.name,
-           train_ids_.size(), val_ids_.size(), test_ids_.size(), join(tasks_.names(), ", "), e.balancer);
+// Bilevel balancers read validation batches during training: a cycling loader over the validation
+// split, evaluation pipeline, reshuffled each pass (restarted with every training epoch, so a
+// resumed run sees the same batches).
+void Training::set_up_validation_batches(const data::PipelineOptions& pipeline, const data::LoaderOptions& lo) {
+  const Experiment& e = experiment_;
+  if (val_ids_.empty())
+    fail("{}: balancer {} learns from validation batches; set data.val_split or data.val_share > 0", e.source(), e.balancer);
+  data::LoaderOptions vo = lo;
+  vo.drop_last = val_ids_.size() >= static_cast<std::size_t>(lo.batch_size);
+  if (group_ && !vo.drop_last && val_ids_.size() % static_cast<std::size_t>(group_->size()) != 0)
+    fail("{}: balancer {} reads validation batches, and the {} validation images (fewer than a batch) cannot be split evenly "
+         "over {} processes; use more validation images", e.source(), e.balancer, val_ids_.size(), group_->size());
+  vo.seed = e.seed + 1;
+  val_loader_ = std::make_unique<data::Loader>(*dataset_, val_ids_, tasks_.names(), data::Pipeline(pipeline, false), vo);
+  step_.validation_batch = [this, channels_last = e.model.channels_last] {
+    auto batch = val_loader_->next();
+    if (!batch) {
+      val_loader_->start_epoch(++val_pass_);
+      batch = val_loader_->next();
+    }
+    return std::make_pair(to_model_layout(batch->image.to(device_, /*non_blocking=*/true), channels_last), batch->labels);
+  };
 }
 
 Training::~Training() = default;

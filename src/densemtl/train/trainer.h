@@ -84,7 +84,14 @@ class Training {
 
  private:
   // Everything after joining the process group (a failure is reported to the other processes).
+  // Set-up, in order: the run folder, threads and device, data, model, processes, validation.
   void set_up(const TrainOptions& options);
+  bool prepare_run_folder(const TrainOptions& options);
+  void use_threads_and_device();
+  data::LoaderOptions set_up_data(const TrainOptions& options);
+  void set_up_model(bool has_checkpoint);
+  void set_up_processes();
+  void set_up_validation_batches(const data::PipelineOptions& pipeline, const data::LoaderOptions& loader);
   // Writes to the run folder (the one process, or rank 0).
   bool leader() const { return rank() == 0; }
   // Waits for every process (several processes only).

@@ -1,5 +1,5 @@
 // Native boundary evaluation: what the BSDS/SEISM benchmark computes for odsF, oisF and AP
-// (spec 5.3), without MATLAB.
+// (as the survey's code runs them through SEISM), without MATLAB.
 //   * predictions are binarised at each threshold (E = p >= t) and thinned like
 //     bwmorph(E, 'thin', Inf); ground-truth boundaries are thinned the same way;
 //   * correspond(): minimum-cost one-to-one matching between predicted and ground-truth boundary

@@ -325,208 +325,252 @@ Camera make_intrinsics(const SceneSettings& s) {
   return c;
 }
 
-Scene sample_scene(const SceneSettings& settings, Rng& rng) {
-  Scene scene;
-  scene.room_w = rng.uniform(4, 8);
-  scene.room_d = rng.uniform(4, 8);
-  scene.room_h = rng.uniform(2.5, 3.2);
-  Material floor = class_material(kFloor, rng), ceiling = class_material(kCeiling, rng);
-  Material wall = class_material(kWall, rng);
-  scene.room[0] = floor;
-  scene.room[1] = ceiling;
-  for (int i = 2; i < 6; ++i) {
-    // Walls of a room usually share a paint; sometimes one wall differs.
-    scene.room[i] = rng.bernoulli(0.2) ? class_material(kWall, rng) : wall;
+namespace {
+
+// Samples one scene step by step. The order of the random draws is part of the dataset: a seed
+// must keep giving the same scenes, so steps draw exactly in the order they run.
+class SceneSampler {
+ public:
+  SceneSampler(const SceneSettings& settings, Rng& rng) : settings_(settings), rng_(rng), build_{scene_} {}
+
+  Scene sample() {
+    sample_room();
+    place_camera();
+    // Light near the ceiling.
+    scene_.light = {rng_.uniform(0.25, 0.75) * scene_.room_w, rng_.uniform(0.25, 0.75) * scene_.room_d, scene_.room_h - 0.15};
+    scene_.ambient = rng_.uniform(0.22, 0.4);
+    scene_.exposure = rng_.uniform(0.85, 1.2);
+    taken_ = {{scene_.camera.position.x, scene_.camera.position.y, 0.45}};
+    add_objects();
+    add_pictures();
+    scene_.instances = next_instance_;
+    return scene_;
   }
-  // Instances: 1 floor, 2 ceiling, 3..6 walls.
-  int next_instance = 7;
 
-  // Camera: a position away from the walls, and a heading with room to look into.
-  Camera& cam = scene.camera;
-  cam = make_intrinsics(settings);
-  const double margin = 0.5;
-  double cam_h = rng.uniform(1.1, 1.7);
-  cam.position = {rng.uniform(margin, scene.room_w - margin), rng.uniform(margin, scene.room_d - margin), cam_h};
-  auto free_distance = [&](double yaw) {
-    double dx = std::cos(yaw), dy = std::sin(yaw), best = 1e9;
-    if (dx > 1e-9) best = std::min(best, (scene.room_w - cam.position.x) / dx);
-    if (dx < -1e-9) best = std::min(best, -cam.position.x / dx);
-    if (dy > 1e-9) best = std::min(best, (scene.room_d - cam.position.y) / dy);
-    if (dy < -1e-9) best = std::min(best, -cam.position.y / dy);
-    return best;
-  };
-  double yaw = rng.uniform(0, 2 * kPi), best_yaw = yaw, best_free = free_distance(yaw);
-  for (int tries = 0; tries < 24 && best_free < 3.0; ++tries) {
-    double y = rng.uniform(0, 2 * kPi), f = free_distance(y);
-    if (f > best_free) {
-      best_free = f;
-      best_yaw = y;
-    }
-  }
-  yaw = best_yaw;
-  double pitch = rng.uniform(0, 25) * kPi / 180.0;
-  cam.forward = {std::cos(pitch) * std::cos(yaw), std::cos(pitch) * std::sin(yaw), -std::sin(pitch)};
-  cam.right = normalize(cross(cam.forward, V3{0, 0, 1}));
-  cam.up = cross(cam.right, cam.forward);
-
-  // Light near the ceiling.
-  scene.light = {rng.uniform(0.25, 0.75) * scene.room_w, rng.uniform(0.25, 0.75) * scene.room_d, scene.room_h - 0.15};
-  scene.ambient = rng.uniform(0.22, 0.4);
-  scene.exposure = rng.uniform(0.85, 1.2);
-
-  Builder build{scene};
+ private:
   struct Footprint {
     double x, y, r;
   };
-  std::vector<Footprint> taken = {{cam.position.x, cam.position.y, 0.45}};
-  const double hfov = settings.hfov_degrees * kPi / 180.0;
-  auto place = [&](double radius, double& x, double& y) {
-    for (int tries = 0; tries < 40; ++tries) {
-      if (rng.bernoulli(0.8)) {
-        // In front of the camera, inside the horizontal field of view.
-        double a = yaw + rng.uniform(-0.45, 0.45) * hfov;
-        double dist = rng.uniform(1.0, std::max(1.2, free_distance(a) - radius));
-        x = cam.position.x + std::cos(a) * dist;
-        y = cam.position.y + std::sin(a) * dist;
-      } else {
-        x = rng.uniform(0, scene.room_w);
-        y = rng.uniform(0, scene.room_d);
+
+  void sample_room() {
+    scene_.room_w = rng_.uniform(4, 8);
+    scene_.room_d = rng_.uniform(4, 8);
+    scene_.room_h = rng_.uniform(2.5, 3.2);
+    Material floor = class_material(kFloor, rng_), ceiling = class_material(kCeiling, rng_);
+    Material wall = class_material(kWall, rng_);
+    scene_.room[0] = floor;
+    scene_.room[1] = ceiling;
+    for (int i = 2; i < 6; ++i) {
+      // Walls of a room usually share a paint; sometimes one wall differs.
+      scene_.room[i] = rng_.bernoulli(0.2) ? class_material(kWall, rng_) : wall;
+    }
+    // Instances: 1 floor, 2 ceiling, 3..6 walls.
+    next_instance_ = 7;
+  }
+
+  // The distance from the camera to a wall along heading `yaw`.
+  double free_distance(double yaw) const {
+    const V3& c = scene_.camera.position;
+    double dx = std::cos(yaw), dy = std::sin(yaw), best = 1e9;
+    if (dx > 1e-9) best = std::min(best, (scene_.room_w - c.x) / dx);
+    if (dx < -1e-9) best = std::min(best, -c.x / dx);
+    if (dy > 1e-9) best = std::min(best, (scene_.room_d - c.y) / dy);
+    if (dy < -1e-9) best = std::min(best, -c.y / dy);
+    return best;
+  }
+
+  // Camera: a position away from the walls, and a heading with room to look into.
+  void place_camera() {
+    Camera& cam = scene_.camera;
+    cam = make_intrinsics(settings_);
+    const double margin = 0.5;
+    double cam_h = rng_.uniform(1.1, 1.7);
+    cam.position = {rng_.uniform(margin, scene_.room_w - margin), rng_.uniform(margin, scene_.room_d - margin), cam_h};
+    double yaw = rng_.uniform(0, 2 * kPi), best_yaw = yaw, best_free = free_distance(yaw);
+    for (int tries = 0; tries < 24 && best_free < 3.0; ++tries) {
+      double y = rng_.uniform(0, 2 * kPi), f = free_distance(y);
+      if (f > best_free) {
+        best_free = f;
+        best_yaw = y;
       }
-      if (x < radius + 0.02 || y < radius + 0.02 || x > scene.room_w - radius - 0.02 || y > scene.room_d - radius - 0.02)
+    }
+    yaw_ = best_yaw;
+    double pitch = rng_.uniform(0, 25) * kPi / 180.0;
+    cam.forward = {std::cos(pitch) * std::cos(yaw_), std::cos(pitch) * std::sin(yaw_), -std::sin(pitch)};
+    cam.right = normalize(cross(cam.forward, V3{0, 0, 1}));
+    cam.up = cross(cam.right, cam.forward);
+  }
+
+  // A free spot for a footprint of `radius` on the floor, mostly in front of the camera.
+  bool place(double radius, double& x, double& y) {
+    const double hfov = settings_.hfov_degrees * kPi / 180.0;
+    const V3& c = scene_.camera.position;
+    for (int tries = 0; tries < 40; ++tries) {
+      if (rng_.bernoulli(0.8)) {
+        // In front of the camera, inside the horizontal field of view.
+        double a = yaw_ + rng_.uniform(-0.45, 0.45) * hfov;
+        double dist = rng_.uniform(1.0, std::max(1.2, free_distance(a) - radius));
+        x = c.x + std::cos(a) * dist;
+        y = c.y + std::sin(a) * dist;
+      } else {
+        x = rng_.uniform(0, scene_.room_w);
+        y = rng_.uniform(0, scene_.room_d);
+      }
+      if (x < radius + 0.02 || y < radius + 0.02 || x > scene_.room_w - radius - 0.02 || y > scene_.room_d - radius - 0.02)
         continue;
       bool clear = true;
-      for (const auto& f : taken) {
+      for (const auto& f : taken_) {
         double dx = f.x - x, dy = f.y - y;
         if (dx * dx + dy * dy < (f.r + radius + 0.05) * (f.r + radius + 0.05)) clear = false;
       }
       if (clear) return true;
     }
     return false;
-  };
+  }
 
-  // Class weights: people and pillars are common enough to be learned.
-  const std::vector<double> weights = {0.22, 0.2, 0.16, 0.14, 0.28};
-  const int kinds[5] = {kCabinet, kTable, kBall, kPillar, kPerson};
-  int n_objects = rng.randint(settings.min_objects, settings.max_objects);
-  for (int i = 0; i < n_objects; ++i) {
-    int cls = kinds[rng.weighted(weights)];
-    double x = 0, y = 0;
-    if (cls == kCabinet) {
-      double w = rng.uniform(0.4, 1.2), d = rng.uniform(0.35, 0.6), h = rng.uniform(0.5, 2.0);
-      double r = std::sqrt(w * w + d * d) / 2;
-      if (!place(r, x, y)) continue;
-      double oy = rng.bernoulli(0.5) ? rng.randint(0, 3) * kPi / 2 + rng.uniform(-0.05, 0.05) : rng.uniform(0, 2 * kPi);
-      int first = build.begin_object();
-      build.box({x, y, h / 2}, oy, {w / 2, d / 2, h / 2}, kCabinet, next_instance++, class_material(kCabinet, rng));
-      build.end_object(first);
-      taken.push_back({x, y, r});
-    } else if (cls == kTable) {
-      double w = rng.uniform(0.8, 1.8), d = rng.uniform(0.6, 1.0), h = rng.uniform(0.68, 0.78), th = rng.uniform(0.03, 0.06);
-      double r = std::sqrt(w * w + d * d) / 2;
-      if (!place(r, x, y)) continue;
-      double oy = rng.uniform(0, 2 * kPi);
-      int inst = next_instance++;
-      Material m = class_material(kTable, rng);
-      Material legs = rng.bernoulli(0.5) ? m : class_material(kTable, rng);
-      int first = build.begin_object();
-      build.box({x, y, h - th / 2}, oy, {w / 2, d / 2, th / 2}, kTable, inst, m);
-      double lr = rng.uniform(0.02, 0.04), inset = 0.06 + lr;
-      V3 u{std::cos(oy), std::sin(oy), 0}, v{-std::sin(oy), std::cos(oy), 0};
-      for (int c = 0; c < 4; ++c) {
-        double sx = (c & 1) ? 1 : -1, sy = (c & 2) ? 1 : -1;
-        V3 foot = V3{x, y, 0} + u * (sx * (w / 2 - inset)) + v * (sy * (d / 2 - inset));
-        Primitive& p = build.add(Shape::Cylinder, kTable, inst, kNoPart, legs);
-        p.a = foot;
-        p.b = foot + V3{0, 0, h - th};
-        p.r = lr;
-      }
-      build.end_object(first);
-      taken.push_back({x, y, r});
-    } else if (cls == kBall) {
-      double r = rng.uniform(0.1, 0.35);
-      if (!place(r, x, y)) continue;
-      int first = build.begin_object();
-      Primitive& p = build.add(Shape::Sphere, kBall, next_instance++, kNoPart, class_material(kBall, rng));
-      p.a = {x, y, r};
-      p.r = r;
-      build.end_object(first);
-      taken.push_back({x, y, r});
-    } else if (cls == kPillar) {
-      double r = rng.uniform(0.15, 0.35);
-      if (!place(r, x, y)) continue;
-      int first = build.begin_object();
-      Primitive& p = build.add(Shape::Cylinder, kPillar, next_instance++, kNoPart, class_material(kPillar, rng));
-      p.a = {x, y, 0};
-      p.b = {x, y, scene.room_h};
-      p.r = r;
-      build.end_object(first);
-      taken.push_back({x, y, r});
-    } else {
-      PersonPose pose = sample_pose(rng);
-      double face = rng.uniform(0, 2 * kPi);
-      V3 head;
-      double head_r;
-      auto segs = pose_person(pose, {0, 0, 0}, face, head, head_r);
-      double r = footprint(segs, head, head_r, {0, 0, 0});
-      if (!place(r, x, y)) continue;
-      segs = pose_person(pose, {x, y, 0}, face, head, head_r);
-      Material shirt = class_material(kPerson, rng), trousers = class_material(kPerson, rng);
-      Material skin_m;
-      skin_m.base = skin(rng);
-      skin_m.alt = shade(skin_m.base, rng, 0.8, 0.95);
-      skin_m.texture = Texture::Plain;
-      bool bare_arms = rng.bernoulli(0.5);
-      int first = build.begin_object();
-      for (const auto& s : segs) {
-        const Material& m = s.part == kTorso || s.part == kUpperArm ? shirt
-                            : s.part == kLowerArm                   ? (bare_arms ? skin_m : shirt)
-                                                                    : trousers;
-        Primitive& p = build.add(Shape::Capsule, kPerson, next_instance++, s.part, m);
-        p.a = s.a;
-        p.b = s.b;
-        p.r = s.r;
-      }
-      Primitive& hp = build.add(Shape::Sphere, kPerson, next_instance++, kHead, skin_m);
-      hp.a = head;
-      hp.r = head_r;
-      build.end_object(first);
-      taken.push_back({x, y, r});
+  void add_objects() {
+    // Class weights: people and pillars are common enough to be learned.
+    const std::vector<double> weights = {0.22, 0.2, 0.16, 0.14, 0.28};
+    const int kinds[5] = {kCabinet, kTable, kBall, kPillar, kPerson};
+    int n_objects = rng_.randint(settings_.min_objects, settings_.max_objects);
+    for (int i = 0; i < n_objects; ++i) {
+      int cls = kinds[rng_.weighted(weights)];
+      if (cls == kCabinet) add_cabinet();
+      else if (cls == kTable) add_table();
+      else if (cls == kBall || cls == kPillar) add_round(cls);
+      else add_person();
     }
+  }
+
+  void add_cabinet() {
+    double w = rng_.uniform(0.4, 1.2), d = rng_.uniform(0.35, 0.6), h = rng_.uniform(0.5, 2.0);
+    double r = std::sqrt(w * w + d * d) / 2, x = 0, y = 0;
+    if (!place(r, x, y)) return;
+    double oy = rng_.bernoulli(0.5) ? rng_.randint(0, 3) * kPi / 2 + rng_.uniform(-0.05, 0.05) : rng_.uniform(0, 2 * kPi);
+    int first = build_.begin_object();
+    build_.box({x, y, h / 2}, oy, {w / 2, d / 2, h / 2}, kCabinet, next_instance_++, class_material(kCabinet, rng_));
+    build_.end_object(first);
+    taken_.push_back({x, y, r});
+  }
+
+  void add_table() {
+    double w = rng_.uniform(0.8, 1.8), d = rng_.uniform(0.6, 1.0), h = rng_.uniform(0.68, 0.78), th = rng_.uniform(0.03, 0.06);
+    double r = std::sqrt(w * w + d * d) / 2, x = 0, y = 0;
+    if (!place(r, x, y)) return;
+    double oy = rng_.uniform(0, 2 * kPi);
+    int inst = next_instance_++;
+    Material m = class_material(kTable, rng_);
+    Material legs = rng_.bernoulli(0.5) ? m : class_material(kTable, rng_);
+    int first = build_.begin_object();
+    build_.box({x, y, h - th / 2}, oy, {w / 2, d / 2, th / 2}, kTable, inst, m);
+    double lr = rng_.uniform(0.02, 0.04), inset = 0.06 + lr;
+    V3 u{std::cos(oy), std::sin(oy), 0}, v{-std::sin(oy), std::cos(oy), 0};
+    for (int c = 0; c < 4; ++c) {
+      double sx = (c & 1) ? 1 : -1, sy = (c & 2) ? 1 : -1;
+      V3 foot = V3{x, y, 0} + u * (sx * (w / 2 - inset)) + v * (sy * (d / 2 - inset));
+      Primitive& p = build_.add(Shape::Cylinder, kTable, inst, kNoPart, legs);
+      p.a = foot;
+      p.b = foot + V3{0, 0, h - th};
+      p.r = lr;
+    }
+    build_.end_object(first);
+    taken_.push_back({x, y, r});
+  }
+
+  // A ball (a sphere on the floor) or a pillar (a cylinder from floor to ceiling).
+  void add_round(int cls) {
+    double r = cls == kBall ? rng_.uniform(0.1, 0.35) : rng_.uniform(0.15, 0.35), x = 0, y = 0;
+    if (!place(r, x, y)) return;
+    int first = build_.begin_object();
+    Primitive& p = build_.add(cls == kBall ? Shape::Sphere : Shape::Cylinder, cls, next_instance_++, kNoPart, class_material(cls, rng_));
+    if (cls == kBall) {
+      p.a = {x, y, r};
+    } else {
+      p.a = {x, y, 0};
+      p.b = {x, y, scene_.room_h};
+    }
+    p.r = r;
+    build_.end_object(first);
+    taken_.push_back({x, y, r});
+  }
+
+  void add_person() {
+    PersonPose pose = sample_pose(rng_);
+    double face = rng_.uniform(0, 2 * kPi);
+    V3 head;
+    double head_r;
+    auto segs = pose_person(pose, {0, 0, 0}, face, head, head_r);
+    double r = footprint(segs, head, head_r, {0, 0, 0}), x = 0, y = 0;
+    if (!place(r, x, y)) return;
+    segs = pose_person(pose, {x, y, 0}, face, head, head_r);
+    Material shirt = class_material(kPerson, rng_), trousers = class_material(kPerson, rng_);
+    Material skin_m;
+    skin_m.base = skin(rng_);
+    skin_m.alt = shade(skin_m.base, rng_, 0.8, 0.95);
+    skin_m.texture = Texture::Plain;
+    bool bare_arms = rng_.bernoulli(0.5);
+    int first = build_.begin_object();
+    for (const auto& s : segs) {
+      const Material& m = s.part == kTorso || s.part == kUpperArm ? shirt
+                          : s.part == kLowerArm                   ? (bare_arms ? skin_m : shirt)
+                                                                  : trousers;
+      Primitive& p = build_.add(Shape::Capsule, kPerson, next_instance_++, s.part, m);
+      p.a = s.a;
+      p.b = s.b;
+      p.r = s.r;
+    }
+    Primitive& hp = build_.add(Shape::Sphere, kPerson, next_instance_++, kHead, skin_m);
+    hp.a = head;
+    hp.r = head_r;
+    build_.end_object(first);
+    taken_.push_back({x, y, r});
   }
 
   // Pictures: thin boxes on the walls, not overlapping each other.
-  struct Span {
-    int wall;
-    double lo, hi;
-  };
-  std::vector<Span> used;
-  int n_pictures = rng.randint(0, settings.max_pictures);
-  for (int i = 0; i < n_pictures; ++i) {
-    int wall_index = rng.randint(0, 3);  // 0: x=0, 1: x=w, 2: y=0, 3: y=d
-    double length_along = wall_index < 2 ? scene.room_d : scene.room_w;
-    double pw = rng.uniform(0.3, 1.2), ph = rng.uniform(0.3, 0.9);
-    double zc = std::min(rng.uniform(1.2, 1.9), scene.room_h - ph / 2 - 0.1);
-    double c = rng.uniform(pw / 2 + 0.1, length_along - pw / 2 - 0.1);
-    bool clear = true;
-    for (const auto& s : used)
-      if (s.wall == wall_index && c + pw / 2 > s.lo && c - pw / 2 < s.hi) clear = false;
-    if (!clear) continue;
-    used.push_back({wall_index, c - pw / 2, c + pw / 2});
-    const double thick = 0.02;
-    V3 centre;
-    double oy;
-    switch (wall_index) {
-      case 0: centre = {thick / 2 + 0.001, c, zc}; oy = 0; break;
-      case 1: centre = {scene.room_w - thick / 2 - 0.001, c, zc}; oy = 0; break;
-      case 2: centre = {c, thick / 2 + 0.001, zc}; oy = kPi / 2; break;
-      default: centre = {c, scene.room_d - thick / 2 - 0.001, zc}; oy = kPi / 2; break;
+  void add_pictures() {
+    struct Span {
+      int wall;
+      double lo, hi;
+    };
+    std::vector<Span> used;
+    int n_pictures = rng_.randint(0, settings_.max_pictures);
+    for (int i = 0; i < n_pictures; ++i) {
+      int wall_index = rng_.randint(0, 3);  // 0: x=0, 1: x=w, 2: y=0, 3: y=d
+      double length_along = wall_index < 2 ? scene_.room_d : scene_.room_w;
+      double pw = rng_.uniform(0.3, 1.2), ph = rng_.uniform(0.3, 0.9);
+      double zc = std::min(rng_.uniform(1.2, 1.9), scene_.room_h - ph / 2 - 0.1);
+      double c = rng_.uniform(pw / 2 + 0.1, length_along - pw / 2 - 0.1);
+      bool clear = true;
+      for (const auto& s : used)
+        if (s.wall == wall_index && c + pw / 2 > s.lo && c - pw / 2 < s.hi) clear = false;
+      if (!clear) continue;
+      used.push_back({wall_index, c - pw / 2, c + pw / 2});
+      const double thick = 0.02;
+      V3 centre;
+      double oy;
+      switch (wall_index) {
+        case 0: centre = {thick / 2 + 0.001, c, zc}; oy = 0; break;
+        case 1: centre = {scene_.room_w - thick / 2 - 0.001, c, zc}; oy = 0; break;
+        case 2: centre = {c, thick / 2 + 0.001, zc}; oy = kPi / 2; break;
+        default: centre = {c, scene_.room_d - thick / 2 - 0.001, zc}; oy = kPi / 2; break;
+      }
+      int first = build_.begin_object();
+      build_.box(centre, oy, {thick / 2, pw / 2, ph / 2}, kPicture, next_instance_++, class_material(kPicture, rng_));
+      build_.end_object(first);
     }
-    int first = build.begin_object();
-    build.box(centre, oy, {thick / 2, pw / 2, ph / 2}, kPicture, next_instance++, class_material(kPicture, rng));
-    build.end_object(first);
   }
-  scene.instances = next_instance;
-  return scene;
-}
+
+  const SceneSettings& settings_;
+  Rng& rng_;
+  Scene scene_;
+  Builder build_;
+  int next_instance_ = 7;
+  double yaw_ = 0;
+  std::vector<Footprint> taken_;
+};
+
+}  // namespace
+
+Scene sample_scene(const SceneSettings& settings, Rng& rng) { return SceneSampler(settings, rng).sample(); }
 
 }  // namespace densemtl::synthetic

@@ -55,6 +55,10 @@ struct ModelOutput {
   // Terms the architecture adds to the training objective as they are, outside task balancing
   // (DSelect-k's selector regularisers): (name, scalar). Empty for most architectures.
   std::vector<std::pair<std::string, torch::Tensor>> regularizers;
+  // Intermediate features an architecture exposes by the name its reference implementation
+  // returns them under (MTI-Net's refined features of each scale,
+  // `deep_supervision.scale_<s>.features_<task>`): not loss terms; for inspection and parity.
+  std::vector<std::pair<std::string, torch::Tensor>> features;
 };
 
 struct ModelSpec {

@@ -1,5 +1,5 @@
 // Branched multi-task networks — Vandenhende, Georgoulis, De Brabandere, Van Gool, BMVC 2020
-// (architectures-beyond.md §3). Step 6 of the paper's procedure, building the tree: block d is
+// (steps 1-5, choosing the tree, are in train/branching.h). Step 6, building the tree: block d is
 // instantiated once per group of the partition P_d; a group's input is the output of its parent
 // group in P_{d-1} (the image for the first block); every instance is a copy of the backbone's
 // block, so ImageNet weights load into each; the heads hang after the last block, as in the

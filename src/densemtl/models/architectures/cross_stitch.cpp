@@ -1,5 +1,6 @@
 // Cross-stitch networks. Misra, Shrivastava, Gupta & Hebert, "Cross-stitch Networks for Multi-task
-// Learning", CVPR 2016; as the survey's code builds them (spec 2.5).
+// Learning", CVPR 2016; as the survey's code builds them (models/cross_stitch.py of
+// github.com/SimonVandenhende/Multi-Task-Learning-PyTorch).
 //
 // One network per task, started from the single-task networks. After each of the four residual
 // layers (layer1 with the stem), a cross-stitch unit replaces every task's features x_i by a

@@ -1,6 +1,6 @@
 // JTRL: Zhang, Cui, Xu, Jie, Li & Yang, "Joint Task-Recursive Learning for Semantic Segmentation
-// and Depth Estimation", ECCV 2018; on HRNet-18 (architectures-beyond.md §2; constants marked
-// [unconfirmed] there are options here).
+// and Depth Estimation", ECCV 2018; on HRNet-18 (the paper's method section was not checked;
+// its [unconfirmed] constants are options here).
 //
 // Depth (D) and segmentation (S) states alternate, coarse to fine, over R slices:
 //   D_0, S_0 = ConvBNReLU3x3(x_3)                                         per task, at 1/32

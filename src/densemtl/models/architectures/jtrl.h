@@ -6,7 +6,8 @@
 
 namespace densemtl::models {
 
-// Task-Attentional Module (architectures-beyond.md §2.3) on f_a (the task's previous state) and
+// Task-Attentional Module of JTRL (Zhang et al., ECCV 2018; the structure two independent
+// re-implementations agree on, kernel sizes [unconfirmed]) on f_a (the task's previous state) and
 // f_b (the other task's latest state), both B × C × h × w:
 //   balance  B   = σ(g_B([f_a; f_b])),  f_B = g_F(B ⊙ f_a + (1 − B) ⊙ f_b)
 //   attention M  = σ(g_M(f_B))          two stride-2 convs, two stride-2 transposed convs

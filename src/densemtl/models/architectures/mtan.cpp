@@ -1,5 +1,6 @@
 // MTAN: task attention over a shared network. Liu, Johns & Davison, "End-to-End Multi-Task Learning
-// with Attention", CVPR 2019; the ResNet re-implementation of the survey's code (spec 2.7).
+// with Attention", CVPR 2019; the ResNet re-implementation of the survey's code
+// (models/mtan.py of github.com/SimonVandenhende/Multi-Task-Learning-PyTorch).
 //
 // One shared dilated ResNet runs as usual. Each of its four residual layers k gives u_k^b (the
 // features before the layer's last block) and u_k^t (after it). Per task t and layer k an attention

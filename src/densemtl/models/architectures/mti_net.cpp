@@ -1,5 +1,6 @@
 // MTI-Net: Vandenhende, Georgoulis & Van Gool, "MTI-Net: Multi-Scale Task Interaction Networks for
-// Multi-Task Learning", ECCV 2020; as the survey's code builds it on HRNet-18 (spec 2.9).
+// Multi-Task Learning", ECCV 2020; as the survey's code builds it on HRNet-18
+// (models/mti_net.py of github.com/SimonVandenhende/Multi-Task-Learning-PyTorch).
 //
 // HRNet gives x_0..x_3 (18, 36, 72, 144 channels at 1/4..1/32). From the coarsest scale down:
 //   s = 3:  F_t^3 = refine(x_3)                         for every initial-prediction task t
@@ -84,8 +85,11 @@ ModelOutput MtiNetImpl::forward(const torch::Tensor& image) {
     if (s > 0) propagated = fpm[s]->forward(f[s].features);
   }
   for (std::size_t s = 0; s < kScales; ++s)
-    for (const auto& t : initial_)
-      out.aux.push_back({"deep_supervision.scale_" + std::to_string(s) + "." + t, t, f[s].predictions.at(t)});
+    for (const auto& t : initial_) {
+      const std::string scale = "deep_supervision.scale_" + std::to_string(s) + ".";
+      out.aux.push_back({scale + t, t, f[s].predictions.at(t)});
+      out.features.emplace_back(scale + "features_" + t, f[s].features.at(t));
+    }
   std::map<std::string, Features> distilled;
   for (std::size_t s = 0; s < kScales; ++s)
     for (auto& [t, d] : distillation[s]->forward(f[s].features)) distilled[t].push_back(d);

@@ -1,6 +1,6 @@
 // NDDR-CNN. Gao, Ma, Zhao, Liu & Yuille, "NDDR-CNN: Layerwise Feature Fusing in Multi-Task CNNs by
 // Neural Discriminative Dimensionality Reduction", CVPR 2019; as the survey's code builds it
-// (spec 2.6).
+// (models/nddr_cnn.py of github.com/SimonVandenhende/Multi-Task-Learning-PyTorch).
 //
 // One network per task, started from the single-task networks. After the stem and after each
 // residual layer, an NDDR layer per task t concatenates all tasks' features (T x C channels, in

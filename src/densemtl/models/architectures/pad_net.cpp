@@ -1,6 +1,6 @@
 // PAD-Net: Xu, Ouyang, Wang & Sebe, "PAD-Net: Multi-Tasks Guided Prediction-and-Distillation
 // Network for Simultaneous Depth Estimation and Scene Parsing", CVPR 2018; the HRNet-18 version of
-// the survey's code (spec 2.8).
+// the survey's code (models/padnet.py of github.com/SimonVandenhende/Multi-Task-Learning-PyTorch).
 //
 //   F        = fuse(HRNet(x))                          270 channels at 1/4
 //   F_a, p_a = initial prediction of every task a      (two Bottlenecks → 256 ch; conv1x1 → p_a)

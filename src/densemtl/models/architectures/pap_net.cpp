@@ -1,6 +1,7 @@
 // PAP-Net: Zhang, Cui, Xu, Yan, Sebe & Yang, "Pattern-Affinitive Propagation across Depth, Surface
 // Normal and Semantic Segmentation", CVPR 2019; on PAD-Net's HRNet-18 trunk
-// (architectures-beyond.md §1; constants marked [unconfirmed] there are options here).
+// (no public code; the paper's method section was not checked, its [unconfirmed] constants are
+// options here).
 //
 //   F          = fuse(HRNet(x))                                   270 ch at 1/4
 //   F_j, p_j   = initial prediction of every task j               (PAD-Net's initial heads)

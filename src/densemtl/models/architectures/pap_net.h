@@ -40,7 +40,7 @@ torch::Tensor diffuse(const Affinities& m, const torch::Tensor& alpha, const tor
 namespace densemtl::models {
 
 // Zhang et al., "Pattern-Affinitive Propagation across Depth, Surface Normal and Semantic
-// Segmentation", CVPR 2019, on the HRNet-18 trunk of PAD-Net (architectures-beyond.md §1).
+// Segmentation", CVPR 2019, on the HRNet-18 trunk of PAD-Net.
 class PapNetImpl : public HRNetDecoderImpl {
  public:
   explicit PapNetImpl(const ModelSpec& spec);

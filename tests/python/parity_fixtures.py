@@ -1,22 +1,27 @@
 #!/usr/bin/python3
-"""Writes parity fixtures of the decoder-focused networks in dense_models.py (PAD-Net, MTI-Net, the
-reference's module names) in the format of the reference fixtures (../shared/parity/README.md):
-`weights.<name>` for every state-dict entry, `input`, and `output.<key>` for every output, deep
-supervision included ("initial_semseg", "deep_supervision.scale_0.depth"). Weights, batch-norm
+"""Writes densemtl's parity fixtures from the PyTorch networks of dense_models.py, which carry the
+survey's reference code's module names: a PASCAL dilated ResNet-18 DeepLab-v3 single-task network,
+the NYUD HRNet-18 multi-task baseline, PAD-Net and MTI-Net (also with edges and normals). Each file
+is a plain dict saved with torch.save: `weights.<name>` for every state-dict entry, `input`
+(1x3x64x96), and `output.<key>` for every output, deep supervision included ("initial_semseg",
+"deep_supervision.scale_0.depth") and MTI-Net's refined features of each scale
+("deep_supervision.scale_0.features_depth"), as the reference code returns them. Weights, batch-norm
 statistics and affine parameters are random, so an eval-mode mistake shows.
 
-  bench/python/parity_fixtures.py OUT_DIR
+  /usr/bin/python3 tests/python/parity_fixtures.py OUT_DIR
   DENSEMTL_PARITY_DIR=OUT_DIR build/densemtl_tests --gtest_filter='Parity.*'
 
-(densemtl's parity test looks for the reference's fixtures there too: link or copy them in.)
-This checks densemtl against an independent PyTorch implementation of the spec; the reviewers'
-fixtures written by the reference code itself use the same file names and format.
+scripts/test.sh does both, so the parity tests run in CI. Fixtures written by the reference code
+itself have the same names and format and can be put in OUT_DIR instead.
 """
 
 import os
 import sys
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dense_models  # noqa: E402
@@ -53,9 +58,30 @@ def write(model, path):
     print(f"{path}: {len(out)} outputs, {sum(p.numel() for p in model.parameters())} parameters")
 
 
+class SingleTask(nn.Module):
+    """The reference's SingleTaskModel: backbone, decoder (a DeepLab-v3 head as nn.Sequential),
+    the prediction upsampled to the input size."""
+
+    def __init__(self, task, outputs):
+        super().__init__()
+        self.task = task
+        self.backbone = dense_models.DilatedResNet18()
+        self.decoder = DeepLabHead(512, outputs)
+
+    def forward(self, x):
+        out = self.decoder(self.backbone(x)[-1])
+        return {self.task: F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)}
+
+
 def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: parity_fixtures.py OUT_DIR")
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    write(SingleTask("semseg", 21), os.path.join(out, "pascal_resnet18_semseg.pt"))
+    dense_models.OUTPUTS["semseg"] = 40
+    write(dense_models.MultiTask(dense_models.HRNetW18Small(), dense_models.HRNetHead, ["semseg", "depth"]),
+          os.path.join(out, "nyud_hrnet18_multi_task_baseline.pt"))
     main_tasks = ["semseg", "depth"]
     four = ["semseg", "normals", "edge", "depth"]
     write(dense_models.PADNet(main_tasks, main_tasks), os.path.join(out, "nyud_hrnet18_pad_net.pt"))

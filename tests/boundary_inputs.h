@@ -20,7 +20,7 @@
 #include "densemtl/data/synthetic/generator.h"
 #include "densemtl/vision/boundaries.h"
 
-namespace densemtl::bench {
+namespace densemtl::test {
 
 struct BoundaryScene {
   cv::Mat gt;    // CV_8U boundary map (seg2bmap of the instances)
@@ -123,4 +123,4 @@ inline cv::Mat boundary_prediction(const std::string& profile, const BoundarySce
   return profile == "noisy" ? noisy_prediction(s, rng) : mild_prediction(s, rng);
 }
 
-}  // namespace densemtl::bench
+}  // namespace densemtl::test

@@ -370,6 +370,8 @@ class MTINet(nn.Module):
         for s in range(4):
             for t in self.initial:
                 out["deep_supervision.scale_%d.%s" % (s, t)] = p[s][t]
+                # The reference's scale modules return their refined features beside the predictions.
+                out["deep_supervision.scale_%d.features_%s" % (s, t)] = f[s][t]
         d = [getattr(self, "distillation_scale_%d" % s)(f[s]) for s in range(4)]
         for t in self.tasks:
             out[t] = up(self.heads[t]([d[s][t] for s in range(4)]), x)
