@@ -14,7 +14,7 @@ packages=(
   # libtorch-dev does not depend on them
   libgloo-dev
   # image I/O and resizing, YAML configs, JSON, MATLAB .mat files, command line, logging
-  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libpng-dev
   libyaml-cpp-dev nlohmann-json3-dev libmatio-dev libcli11-dev libfmt-dev libspdlog-dev
   # tests; clang with its sanitizer and libFuzzer runtimes for fuzz/ (scripts/sanitize.sh)
   libgtest-dev clang libclang-rt-14-dev

@@ -29,18 +29,19 @@ Subcommand add_benchmark(CLI::App& root) {
       "benchmark", "Train a grid of architectures x balancers x seeds under one protocol and write the survey-style tables");
   app->add_option("--protocol", o->protocol, "Protocol YAML: the recipe every cell shares (protocols/*.yaml)")->required();
   app->add_option("--grid", o->grid, "Grid YAML: seeds and the architecture x balancer cells (protocols/grids/*.yaml)")->required();
-  app->add_option("--out", o->out, "Results folder (shared by every shard)")->required();
+  app->add_option("--out", o->out, "Results folder (shared by every shard)")->required()->check(path_validator());
   app->add_option("--set", o->sets, "Override a config key in every cell: --set data.root=/data/NYUD_MT (repeatable)");
   app->add_option("--shard", o->shard, "Train every N-th cell from the I-th (1-based): a job array's task I of N")
       ->capture_default_str();
   app->add_flag("--resume", o->resume, "Continue interrupted cells from their checkpoints and retry failed ones");
   app->add_flag("--tables-only", o->tables_only, "Train nothing: write the tables from the cells finished so far");
   app->add_flag("--dry-run", o->dry_run, "Check the protocol and grid, list the cells (with their shard) and stop");
-  app->add_option("--mosaics", o->mosaics, "Test images drawn per backbone group")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app->add_option("--mosaics", o->mosaics, "Test images drawn per backbone group")->check(CLI::Range(0, 1000))->capture_default_str();
   return {app, [o]() {
             std::smatch m;
             static const std::regex shard_re(R"(^\s*(\d+)\s*/\s*(\d+)\s*$)");
-            if (!std::regex_match(o->shard, m, shard_re)) throw UsageError("--shard " + o->shard + ": expected I/N, e.g. 2/8");
+            if (!std::regex_match(o->shard, m, shard_re) || m[1].length() > 6 || m[2].length() > 6)
+              throw UsageError("--shard " + o->shard + ": expected I/N with 1 <= I <= N <= 999999, e.g. 2/8");
             const int i = std::stoi(m[1]), n = std::stoi(m[2]);
             if (n < 1 || i < 1 || i > n) throw UsageError("--shard " + o->shard + ": expected 1 <= I <= N");
             const suite::Benchmark b = suite::load_benchmark(o->protocol, o->grid, o->out, o->sets);

@@ -23,7 +23,7 @@ struct BranchOptions {
   std::vector<std::string> sets, runs;
   int images = 500, pool = 0, top = 5;
   double memory_gb = 2.0;
-  bool shared_stem = false;
+  bool shared_stem = false, force = false;
 };
 
 std::string matrix_text(const branching::Affinity& a, std::size_t d) {
@@ -71,6 +71,15 @@ void write_branched_config(const Experiment& x, const std::vector<std::string>& 
   Experiment::load(file);  // what `densemtl train` will read
 }
 
+// The config to write must not be one it reads, nor replace a file without --force.
+void check_out(const BranchOptions& o) {
+  std::error_code ec;
+  if (!fs::exists(o.out, ec)) return;
+  if (!o.config.empty() && fs::exists(o.config, ec) && fs::equivalent(o.out, o.config, ec))
+    fail("--out {}: is the --config file it would branch; write the branched config to another file", o.out);
+  if (!o.force) fail("--out {}: exists; pass --force to replace it", o.out);
+}
+
 // --learned: the tree a Learning to Branch run has learned.
 int export_learned(const BranchOptions& o) {
   if (!o.runs.empty() || !o.budget.empty())
@@ -102,6 +111,7 @@ int export_learned(const BranchOptions& o) {
   std::cout << fmt::format("\nlearned tree: {}\n  {} parameters ({}), {} per image at {}x{}\n", tree.text(), costs.params(tree),
                            millions(costs.params(tree)), gflops(costs.macs(tree)), size.height, size.width);
   for (const auto& e : entries) std::cout << "  " << e << "\n";
+  check_out(o);
   write_branched_config(x, entries,
                         fmt::format("# Branched multi-task network: the tree learned by the Learning to Branch run {}\n"
                                     "# (the most likely parent of every node): {}\n# {} parameters, {} per image at {}x{}; train it from "
@@ -170,6 +180,7 @@ int run_branch(const BranchOptions& o) {
                                gflops(ranked[i].macs), ranked[i].tree.text());
   }
 
+  check_out(o);
   write_branched_config(x, best.tree.entries(),
                         fmt::format("# Branched multi-task network chosen by densemtl branch from {} (single-task runs: {}).\n"
                                     "# Task affinity by representation similarity analysis on {} training images ({}); the tree of least\n"
@@ -216,7 +227,7 @@ Subcommand add_branch(CLI::App& root) {
                   "Parameters (25M, 2.5e7, 1.5x = 1.5 x the fully shared network) or FLOPs per image (40GFLOPs, 1.2xFLOPs)");
   app->add_option("--learned", o->learned,
                   "Instead: a learning_to_branch run, whose learned tree (every node's most likely parent) is written as the config");
-  app->add_option("--out", o->out, "Config file to write")->required();
+  app->add_option("--out", o->out, "Config file to write")->required()->check(path_validator());
   app->add_option("--images", o->images, "Training images for the similarity analysis (K)")->check(CLI::Range(3, 100000))->capture_default_str();
   app->add_option("--pool", o->pool, "Average-pool each block output to NxN first (0 = the flattened outputs as they are)")
       ->check(CLI::Range(0, 4096))
@@ -226,8 +237,9 @@ Subcommand add_branch(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--cache", o->cache, "Folder for feature caches that exceed --memory-gb (default: the system's temporary folder)");
   app->add_flag("--shared-stem", o->shared_stem, "Share the first block among all tasks");
+  app->add_flag("--force", o->force, "Replace --out if it exists (never the --config file)");
   app->add_option("--top", o->top, "Runners-up to list")->check(CLI::Range(0, 1000))->capture_default_str();
-  app->add_option("--json", o->json, "Also write the affinities, block costs, chosen tree and runners-up as JSON");
+  app->add_option("--json", o->json, "Also write the affinities, block costs, chosen tree and runners-up as JSON")->check(path_validator());
   return {app, [o]() { return run_branch(*o); }};
 }
 

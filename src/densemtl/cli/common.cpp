@@ -25,6 +25,10 @@ CLI::Validator size_validator() {
       "HxW");
 }
 
+CLI::Validator path_validator() {
+  return CLI::Validator([](std::string& value) -> std::string { return value.empty() ? "an empty path" : ""; }, "PATH");
+}
+
 CLI::Validator format_validator() {
   return CLI::IsMember({"nyud", "pascal", "mtan", "synthetic"});
 }
@@ -72,11 +76,15 @@ std::string usage_line(CLI::App* app) {
 // CLI11 reports a missing required option before an unknown one; a misspelt flag is the more
 // useful message, so name it first.
 std::string explain(const CLI::ParseError& e, CLI::App* failed) {
+  std::string what = e.what();
   if (dynamic_cast<const CLI::RequiredError*>(&e)) {
     for (const auto& extra : failed->remaining())
-      if (starts_with(extra, "-")) return "unknown option '" + extra + "'";
+      if (starts_with(extra, "-")) what = "unknown option '" + extra + "'";
   }
-  return e.what();
+  // launch's own options end where its command starts: the command goes after "--".
+  if (failed->get_name() == "launch" && (dynamic_cast<const CLI::ExtrasError*>(&e) || dynamic_cast<const CLI::RequiredError*>(&e)))
+    what += " (put the command after --: densemtl launch --nproc 2 -- train --config FILE)";
+  return what;
 }
 
 }  // namespace
@@ -86,6 +94,7 @@ int run_main(int argc, char** argv) {
                "normals, boundaries, saliency, human parts)",
                "densemtl"};
   app.require_subcommand(1);
+  app.fallthrough();  // -q and -v after the subcommand too
   app.set_version_flag("--version", "densemtl 0.1.0");
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "More log output");
@@ -113,6 +122,19 @@ int run_main(int argc, char** argv) {
     std::string what = explain(e, failed);
     if (dynamic_cast<const CLI::RequiredError*>(&e) && failed == &app && app.get_subcommands().empty())
       what = "a subcommand is required (generate, info, ...)";
+    if (failed == &app && app.get_subcommands().empty() && argc > 1) {
+      // A misspelt subcommand: the first word that is not an option.
+      std::vector<std::string> names;
+      for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+      for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (starts_with(word, "-")) continue;
+        const std::string hint = closest(word, names);
+        what = "unknown subcommand '" + word + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; subcommands: " +
+               join(names, ", ");
+        break;
+      }
+    }
     std::fprintf(stderr, "%s: error: %s\n%s\nRun '%s --help' for more.\n", command_path(failed).c_str(), what.c_str(),
                  usage_line(failed).c_str(), command_path(failed).c_str());
     return 2;

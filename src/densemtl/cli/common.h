@@ -30,6 +30,8 @@ Subcommand add_benchmark(CLI::App& root);
 
 // Validator for HxW size flags ("96x128").
 CLI::Validator size_validator();
+// A path that is not empty (--out '' would otherwise fail only after all the work).
+CLI::Validator path_validator();
 // Validator for --format.
 CLI::Validator format_validator();
 

@@ -42,9 +42,9 @@ Subcommand add_evaluate(CLI::App& root) {
   app->add_option("--split", o->split, "Split to score (default: the run's test split)");
   app->add_option("--predictions", o->predictions, "Prediction folder: <task>/<id>.png (depth: .npy)");
   app->add_option("--tasks", o->tasks, "Comma-separated tasks (default: every task folder found)");
-  app->add_option("--json", o->json, "Write the metrics here as JSON");
+  app->add_option("--json", o->json, "Write the metrics here as JSON")->check(path_validator());
   app->add_option("--edge-max-dist", o->edge_max_dist, "Boundary tolerance (fraction of the diagonal; default per dataset)");
-  app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--device", o->device, "cpu or cuda (with --run)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   return {app, [o]() {
             setup_torch(o->threads);

@@ -70,9 +70,9 @@ Subcommand add_info(CLI::App& root) {
       ->needs(app->get_option("--config"));
   app->add_option("--format", o->format, "nyud | pascal | mtan (detected when not given)")->check(format_validator());
   app->add_flag("--check", o->check, "Read every file of every sample and list each bad one (exit 1 if any)");
-  app->add_option("--threads", o->threads, "Threads for --check (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app->add_option("--json", o->json, "Also write the summary as JSON");
-  app->add_option("--pictures", o->pictures, "Write a picture of the first --count training samples and their labels here");
+  app->add_option("--threads", o->threads, "Threads for --check (0 = all cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--json", o->json, "Also write the summary as JSON")->check(path_validator());
+  app->add_option("--pictures", o->pictures, "Write a picture of the first --count training samples and their labels here")->check(path_validator());
   app->add_option("--count", o->count, "Samples to draw with --pictures")->check(CLI::Range(1, 10000))->capture_default_str();
   return {app, [o]() {
             if (o->dataset.empty() == o->config.empty()) throw UsageError("give either --dataset DIR or --config FILE");

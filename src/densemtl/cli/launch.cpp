@@ -43,6 +43,21 @@ struct LaunchOptions {
   std::vector<std::string> command;
 };
 
+// Whether `port` on 127.0.0.1 can be bound now (the rendezvous host binds it).
+bool port_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return true;  // cannot tell; the rendezvous will say
+  int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -61,8 +76,22 @@ int free_port() {
   return port;
 }
 
+// Stops and reaps the children started so far (process creation failed part-way).
+void stop_started(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  for (pid_t pid : pids) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
 int launch(const LaunchOptions& o) {
   if (o.command.empty()) throw UsageError("no command to launch: densemtl launch --nproc N -- train --config FILE ...");
+  // Only these run as one job of several processes; anything else would run N times over.
+  if (o.command.front() != "train" && o.command.front() != "evaluate")
+    throw UsageError(fmt::format("'{}' does not run as several processes; launch runs train or evaluate", o.command.front()));
+  if (o.port > 0 && !port_free(o.port)) fail("launch: port {} on 127.0.0.1 is in use; pass another --port, or none to pick a free one", o.port);
   const int port = o.port > 0 ? o.port : free_port();
   // The children run this same program with the same verbosity.
   std::vector<std::string> args{"/proc/self/exe"};
@@ -73,7 +102,11 @@ int launch(const LaunchOptions& o) {
   std::vector<pid_t> pids;
   for (int r = 0; r < o.nproc; ++r) {
     pid_t pid = ::fork();
-    if (pid < 0) fail("launch: cannot start process {}: {}", r, std::strerror(errno));
+    if (pid < 0) {
+      const int error = errno;
+      stop_started(pids);
+      fail("launch: cannot start process {} of {}: {} (the {} started were stopped)", r, o.nproc, std::strerror(error), pids.size());
+    }
     if (pid == 0) {
       ::setenv("RANK", std::to_string(r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);

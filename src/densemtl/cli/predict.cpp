@@ -29,6 +29,7 @@ namespace {
 struct Options {
   std::string run, input, out, split = "test", format, device = "cpu";
   int threads = 0, limit = 0;
+  double max_megapixels = 24;
 };
 
 struct Item {
@@ -53,11 +54,16 @@ Subcommand add_predict(CLI::App& root) {
   CLI::App* app = root.add_subcommand("predict", "Predict every task of a trained run for images, with pictures and mosaics");
   app->add_option("--run", o->run, "Run folder of densemtl train")->required();
   app->add_option("--input", o->input, "An image, a folder of images, or a dataset folder (then --split, with ground truth)")->required();
-  app->add_option("--out", o->out, "Output folder: <task>/ predictions, pictures/<task>/, mosaics/")->required();
+  app->add_option("--out", o->out, "Output folder: <task>/ predictions, pictures/<task>/, mosaics/")->required()->check(path_validator());
   app->add_option("--split", o->split, "Split of a dataset input")->capture_default_str();
   app->add_option("--format", o->format, "Dataset format of a dataset input (detected when not given)")->check(format_validator());
-  app->add_option("--limit", o->limit, "At most this many images (0 = all)")->check(CLI::NonNegativeNumber);
-  app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--limit", o->limit, "At most this many images (0 = all)")->check(CLI::Range(0, 100000000));
+  app->add_option("--max-megapixels", o->max_megapixels,
+                  "Refuse larger images: predictions are written at the input's size, and each task's full-size output "
+                  "takes memory in proportion (about 1 GB per 6 megapixels for 40 classes)")
+      ->check(CLI::Range(0.01, 10000.0))
+      ->capture_default_str();
+  app->add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   return {app, [o]() {
             setup_torch(o->threads);
@@ -107,8 +113,16 @@ Subcommand add_predict(CLI::App& root) {
             ProgressBar bar("predict", static_cast<std::int64_t>(items.size()), "img");
             for (const auto& item : items) {
               data::Sample raw;
-              if (dataset) raw = dataset->load(item.id, available);
-              else image::read_rgb(item.file).convertTo(raw.image, CV_32FC3);
+              if (dataset) {
+                raw = dataset->load(item.id, available);
+              } else {
+                const cv::Mat rgb = image::read_rgb(item.file);
+                if (static_cast<double>(rgb.total()) > o->max_megapixels * 1e6)
+                  fail("{}: {}x{} is {:.2f} megapixels, more than --max-megapixels {:g}: every task's prediction is made at the "
+                       "input's size; resize the image, or raise the limit if the memory is there",
+                       item.file.string(), rgb.cols, rgb.rows, static_cast<double>(rgb.total()) / 1e6, o->max_megapixels);
+                rgb.convertTo(raw.image, CV_32FC3);
+              }
               cv::Size original = raw.image.size();
               data::Sample net;
               net.image = raw.image.clone();

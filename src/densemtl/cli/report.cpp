@@ -14,8 +14,8 @@ Subcommand add_report(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "report", "Runs side by side: metrics, Delta_m against single-task runs, parameters, FLOPs, time, memory, curves, mosaics");
   app->add_option("runs", *runs, "Run folders")->required();
-  app->add_option("--out", *out, "Report folder: report.md, report.csv, report.html, curves/, mosaics/")->required();
-  app->add_option("--mosaics", o->mosaics, "Test images to draw")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app->add_option("--out", *out, "Report folder: report.md, report.csv, report.html, curves/, figures/, mosaics/")->required()->check(path_validator());
+  app->add_option("--mosaics", o->mosaics, "Test images to draw")->check(CLI::Range(0, 1000))->capture_default_str();
   app->add_flag("--no-trivial", [o](std::int64_t) { o->trivial = false; }, "Leave out the trivial-predictor row");
   return {app, [o, runs, out]() {
             for (const auto& r : *runs) o->runs.emplace_back(r);

@@ -1,4 +1,7 @@
 // densemtl train: train a model from an experiment config.
+#include <unistd.h>
+
+#include <csignal>
 #include <iostream>
 #include <memory>
 
@@ -23,6 +26,27 @@ std::string configuration_page() {
          config::describe(experiment_schema());
 }
 
+// Ctrl-C (SIGINT) or SIGTERM: say how to continue, then die of the signal as before (the last
+// finished epoch's checkpoint is intact: checkpoints are written atomically).
+std::string interrupt_message;
+extern "C" void on_interrupt(int sig) {
+  const std::string& m = interrupt_message;
+  if (::write(STDERR_FILENO, m.data(), m.size()) < 0) {
+    // Nothing more can be done in a signal handler.
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void say_how_to_resume(const std::string& config, const std::string& out) {
+  interrupt_message = fmt::format(
+      "\ndensemtl train: interrupted; the last finished epoch's checkpoint is kept. Continue with:\n  densemtl train --config {} "
+      "--out {} --resume\n",
+      config, out.empty() ? "RUN_DIR" : out);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+
 struct Options {
   std::string config, out;
   std::vector<std::string> sets;
@@ -36,10 +60,10 @@ Subcommand add_train(CLI::App& root) {
   CLI::App* app = root.add_subcommand("train", "Train a single-task or multi-task model from an experiment config");
   app->add_option("--config", o->config, "Experiment YAML (configs/<dataset>/<backbone>/<model>.yaml)");
   app->add_option("--set", o->sets, "Override a config key: --set train.epochs=5 (repeatable)");
-  app->add_option("--out", o->out, "Run folder (default runs/<name>)");
+  app->add_option("--out", o->out, "Run folder (default runs/<name>)")->check(path_validator());
   app->add_flag("--resume", o->resume, "Continue the run in --out from its last checkpoint");
   app->add_option("--stop-after", o->stop_after, "Train at most this many epochs now, then stop (continue later with --resume)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   app->add_flag("--help-config", o->help_config, "List every config key with its type, default and meaning");
   app->add_flag("--markdown", o->markdown, "With --help-config: the whole page docs/configuration.md is generated from")
       ->needs(app->get_option("--help-config"));
@@ -49,6 +73,7 @@ Subcommand add_train(CLI::App& root) {
               return 0;
             }
             if (o->config.empty()) throw UsageError("--config is required");
+            say_how_to_resume(o->config, o->out);
             train::TrainOptions t;
             t.config = o->config;
             t.overrides = o->sets;

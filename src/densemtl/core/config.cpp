@@ -1,6 +1,9 @@
 #include "densemtl/core/config.h"
 #include "densemtl/core/yaml_tree.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -322,8 +325,64 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& source, const 
 
 }  // namespace
 
+namespace {
+
+// The YAML a config may use: plain mappings, lists and values in one document. Anchors and
+// aliases are refused (no config needs them, and a few hundred bytes of nested aliases expand into
+// billions of nodes), and so is a second document (it would be ignored).
+class PlainYaml : public YAML::EventHandler {
+ public:
+  explicit PlainYaml(std::string source) : source_(std::move(source)) {}
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > 1) bad(mark, "a second YAML document ('---'): a config is one document");
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { check(mark, anchor); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { bad(mark, "a YAML alias ('*'): write the value out"); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override { check(mark, anchor); }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    check(mark, anchor);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    check(mark, anchor);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void check(const YAML::Mark& mark, YAML::anchor_t anchor) const {
+    if (anchor != YAML::NullAnchor) bad(mark, "a YAML anchor ('&'): configs do not use anchors and aliases; write the values out");
+  }
+  [[noreturn]] void bad(const YAML::Mark& mark, const std::string& what) const {
+    fail("{}:{}: {}", source_, mark.line + 1, what);
+  }
+  std::string source_;
+  int documents_ = 0;
+};
+
+// YAML indents with spaces: a tab in a line's indentation is named (yaml-cpp's own message would
+// not say it).
+void check_indentation(const std::string& text, const std::string& source) {
+  int line = 1;
+  for (std::size_t i = 0; i < text.size(); ++line) {
+    std::size_t end = text.find('\n', i);
+    if (end == std::string::npos) end = text.size();
+    for (std::size_t j = i; j < end && (text[j] == ' ' || text[j] == '\t'); ++j)
+      if (text[j] == '\t') fail("{}:{}: indented with a tab; YAML indents with spaces", source, line);
+    i = end + 1;
+  }
+}
+
+}  // namespace
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
+    check_indentation(text, source);
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    PlainYaml plain(source);
+    while (parser.HandleNextDocument(plain)) {
+    }
     YAML::Node n = YAML::Load(text);
     if (n.IsNull()) return YAML::Node(YAML::NodeType::Map);
     if (!n.IsMap()) fail("{}: expected a YAML mapping of keys at the top level", source);

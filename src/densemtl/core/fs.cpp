@@ -86,12 +86,21 @@ void write_atomic(const fs::path& path, const std::function<void(const fs::path&
   }
 }
 
+bool is_temporary_file(const fs::path& path) {
+  // <name>.tmp.<pid>.<counter>, as temp_name writes it.
+  const std::string name = path.filename().string();
+  const auto at = name.rfind(".tmp.");
+  if (at == std::string::npos || at == 0) return false;
+  const std::string rest = name.substr(at + 5);
+  const auto dot = rest.find('.');
+  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  return dot != std::string::npos && digits(rest.substr(0, dot)) && digits(rest.substr(dot + 1));
+}
+
 void remove_temporary_files(const fs::path& folder) {
   std::error_code ec;
-  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (it->is_regular_file(ec) && name.find(".tmp.") != std::string::npos) fs::remove(it->path(), ec);
-  }
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && is_temporary_file(it->path())) fs::remove(it->path(), ec);
 }
 
 void write_file_atomic(const fs::path& path, const std::string& bytes, bool durable) {

@@ -25,7 +25,10 @@ void write_file_atomic(const fs::path& path, const std::string& bytes, bool dura
 // Same for writers that need a path: `write(tmp)` writes the temporary file.
 void write_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write,
                   bool durable = false);
-// Removes the temporary files that killed writers left in `folder` (names with ".tmp.").
+// Whether `path` is a temporary file of write_atomic ("<name>.tmp.<pid>.<n>").
+bool is_temporary_file(const fs::path& path);
+// Removes the temporary files that killed writers left in `folder` (only write_atomic's own, by
+// their exact name pattern: a user's "notes.tmp.txt" stays).
 void remove_temporary_files(const fs::path& folder);
 
 // A folder that is built under "<final>.partial" and renamed to its final name by commit().

@@ -21,6 +21,8 @@ std::pair<int, int> parse_size(const std::string& text, const std::string& what)
 // Levenshtein distance, for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a small distance, or "" when none is close.
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view text);
 std::string closest(const std::string& word, const std::vector<std::string>& candidates);
 
 // "1.5 s", "2 min 03 s", "1 h 02 min".

@@ -1,5 +1,6 @@
 // Split files: one id per line (kept apart from dataset.cpp so that it builds without LibTorch, for
 // the sanitizer and fuzz builds of fuzz/).
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -20,6 +21,8 @@ std::vector<std::string> read_id_list(const fs::path& path, bool allow_empty) {
     ++number;
     std::string id = trim(line);
     if (id.empty()) continue;
+    if (!valid_utf8(id) || std::any_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      fail("{}:{}: the id is not valid UTF-8 text (ids name files and appear in JSON summaries)", path.string(), number);
     auto [it, added] = first_line.emplace(id, number);
     if (!added) fail("{}: id '{}' is listed twice (lines {} and {})", path.string(), id, it->second, number);
     ids.push_back(id);

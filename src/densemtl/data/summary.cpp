@@ -1,6 +1,7 @@
 #include "densemtl/data/summary.h"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -87,9 +88,17 @@ struct SampleStats {
   std::vector<Shares> shares;
   std::set<std::pair<int, int>> sizes;
   std::vector<std::string> bad;
+  std::map<std::string, std::pair<std::size_t, std::size_t>> valid;  // task -> (labels read, labels with a valid pixel)
   std::mutex mutex;
 
   void add(const Sample& s) {
+    std::map<std::string, bool> any_valid;
+    for (const auto& [t, label] : s.labels) {
+      cv::Mat marked = label.clone();
+      tasks::get(t).mark_ignore(marked);
+      cv::Mat flat = marked.reshape(1);
+      any_valid[t] = cv::countNonZero(flat != tasks::Task::kIgnore) > 0;
+    }
     std::vector<std::vector<double>> px;
     std::vector<double> n(shares.size(), 0.0), has(shares.size(), 0.0);
     for (std::size_t k = 0; k < shares.size(); ++k) {
@@ -108,6 +117,10 @@ struct SampleStats {
         }
     }
     std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& [t, ok] : any_valid) {
+      ++valid[t].first;
+      valid[t].second += ok ? 1 : 0;
+    }
     sizes.insert({s.image.rows, s.image.cols});
     for (std::size_t k = 0; k < shares.size(); ++k) {
       for (std::size_t c = 0; c < px[k].size(); ++c) {
@@ -184,6 +197,10 @@ DatasetReport describe(const Dataset& dataset, bool check, int threads, int samp
   SampleStats stats;
   read_samples(dataset, chosen, check, threads, stats);
   r.problems.insert(r.problems.end(), stats.bad.begin(), stats.bad.end());
+  // A task whose every label read is invalid everywhere (depth 0 throughout) trains on nothing.
+  for (const auto& [t, counts] : stats.valid)
+    if (check && counts.first > 0 && counts.second == 0)
+      r.problems.push_back(fmt::format("task {}: none of its {} labels has a valid pixel (every value invalid or ignored)", t, counts.first));
   describe_samples(stats, check, r, text);
   if (check) {
     r.json["checked"] = chosen.size();

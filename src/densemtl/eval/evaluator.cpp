@@ -26,7 +26,7 @@ std::optional<double> primary_metric(const OrderedJson& metrics, const std::stri
   if (m.contains("images") && m.at("images").is_number() && m.at("images").get<double>() == 0) return std::nullopt;
   std::string key = tasks::get(task).delta_metric();
   if (!m.contains(key) || !m.at(key).is_number()) return std::nullopt;
-  return m.at(key).get<double>();
+  return m.at(key).get<double>();  // a number (checked above); null when no pixel was valid
 }
 
 EvalResult evaluate_model(models::ArchitectureImpl& model, const data::Dataset& dataset, const EvalSetup& s) {

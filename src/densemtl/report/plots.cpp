@@ -1,6 +1,8 @@
 #include "densemtl/report/plots.h"
 
 #include <algorithm>
+#include <sys/statvfs.h>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -66,6 +68,14 @@ bool run_gnuplot(const std::string& script, const fs::path& png, const std::vect
     while (std::getline(in, line))
       if (said.empty() && !line.empty() && line.find("Warning") == std::string::npos) said = line;
     fs::remove(messages, ec);
+  }
+  // An empty picture (the disk filled up, say) is removed, and the reason given is the disk's.
+  if (fs::exists(png, ec) && fs::file_size(png, ec) == 0) {
+    fs::remove(png, ec);
+    struct statvfs disk {};
+    const bool full = ::statvfs(png.parent_path().c_str(), &disk) == 0 && disk.f_bavail == 0;
+    if (error) *error = png.string() + (full ? ": no space left on device" : ": gnuplot wrote an empty picture") + (said.empty() ? "" : " (" + said + ")");
+    return false;
   }
   if (status != 0 || !fs::exists(png)) {
     if (error)

@@ -68,18 +68,44 @@ std::optional<RunResult> trivial_result(const train::Run& first, const data::Dat
   return t;
 }
 
-Table main_table(const std::vector<Row>& rows, const std::vector<std::string>& names) {
+// Runs of several datasets in one report: a Dataset column says which row is which.
+std::string dataset_text(const RunResult& r) { return fs::path(r.dataset_root).filename().string(); }
+
+bool several_datasets(const std::vector<RunResult>& runs) {
+  for (const auto& r : runs)
+    if (r.dataset_root != runs.front().dataset_root) return true;
+  return false;
+}
+
+// Rows must be told apart: runs whose folders have the same name are named by their parent
+// folders too ("a/run", "b/run").
+void distinct_names(std::vector<RunResult>& runs) {
+  std::map<std::string, int> count;
+  for (const auto& r : runs) ++count[r.name];
+  for (auto& r : runs)
+    if (count[r.name] > 1) {
+      const fs::path parent = fs::weakly_canonical(r.dir).parent_path();
+      r.name = parent.filename().string() + "/" + r.name;
+    }
+  count.clear();
+  for (const auto& r : runs)
+    if (++count[r.name] > 1) fail("report: {} is given twice", r.dir.string());
+}
+
+Table main_table(const std::vector<Row>& rows, const std::vector<std::string>& names, bool with_dataset) {
   Table t;
   t.header = {"Run", "Model", "Backbone"};
+  if (with_dataset) t.header.insert(t.header.begin() + 1, "Dataset");
   for (const auto& task : names)
     for (const auto& c : tasks::get(task).report_columns()) t.header.push_back(c.header);
   for (const char* h : {"Δm %", "Params (M)", "GFLOPs", "Train time", "Step (ms)", "Peak mem (MB)"}) t.header.push_back(h);
   for (const auto& row : rows) {
     const RunResult& r = *row.run;
     std::vector<std::string> cells = {r.name, row.model(), row.trivial ? "–" : r.backbone_text()};
+    if (with_dataset) cells.insert(cells.begin() + 1, row.trivial ? dataset_text(*rows[1].run) : dataset_text(r));
     for (const auto& task : names)
       for (const auto& c : tasks::get(task).report_columns()) {
-        const bool has = r.test.contains(task) && r.test[task].contains(c.metric);
+        const bool has = r.test.contains(task) && r.test[task].contains(c.metric) && r.test[task][c.metric].is_number();
         cells.push_back(has ? fmt::format("{:.{}f}", r.test[task][c.metric].get<double>(), c.digits) : "–");
       }
     cells.push_back(row.trivial ? "–" : delta_text(r, row.delta));
@@ -107,7 +133,7 @@ Table metrics_table(const std::vector<Row>& rows, const std::string& task) {
     std::vector<std::string> cells = {row.run->name};
     const auto& m = row.run->test[task];
     for (std::size_t i = 1; i < t.header.size(); ++i)
-      cells.push_back(m.contains(t.header[i]) ? fmt::format("{:.4g}", m[t.header[i]].get<double>()) : "–");
+      cells.push_back(m.contains(t.header[i]) && m[t.header[i]].is_number() ? fmt::format("{:.4g}", m[t.header[i]].get<double>()) : "–");
     t.rows.push_back(cells);
   }
   return t;
@@ -134,7 +160,9 @@ Table csv_table(const std::vector<Row>& rows) {
     for (const auto& c : metric_columns) {
       const auto dot = c.find('.');
       const std::string task = c.substr(0, dot), k = c.substr(dot + 1);
-      f.push_back(r.test.contains(task) && r.test[task].contains(k) ? fmt::format("{}", r.test[task][k].get<double>()) : "");
+      f.push_back(r.test.contains(task) && r.test[task].contains(k) && r.test[task][k].is_number()
+                      ? fmt::format("{}", r.test[task][k].get<double>())
+                      : "");
     }
     f.push_back(r.single_task ? "0" : row.delta && row.delta->complete() ? fmt::format("{}", 100 * row.delta->value) : "");
     const double params = r.number("parameters.total");
@@ -209,6 +237,8 @@ std::string write_report(const ReportOptions& o) {
   if (o.runs.empty()) fail("report: no run folders given");
   std::vector<RunResult> runs;
   for (const auto& r : o.runs) runs.push_back(read_run(r));
+  distinct_names(runs);
+  const bool with_dataset = several_datasets(runs);
   fs::create_directories(o.out);
   Baselines baselines;
   std::vector<Row> rows = rows_with_deltas(runs, baselines);
@@ -227,14 +257,25 @@ std::string write_report(const ReportOptions& o) {
     rows.insert(rows.begin(), Row{&*trivial, std::nullopt, true});
   }
 
-  const Table main = main_table(rows, names);
+  const Table main = main_table(rows, names, with_dataset);
   Page page("densemtl report");
   page.paragraph(fmt::format(
       "{} run(s). Test-split metrics of each run's final model; Δm (%) of multi-task runs against the single-task runs listed "
       "here with the same dataset, backbone and width (survey Eq. 10: semseg/parts/saliency mIoU, normals mean error, edge odsF, "
       "depth RMSE). The trivial predictor predicts training-set constants (majority class, mean depth, mean normal).",
       runs.size()));
+  if (with_dataset)
+    page.paragraph("These runs come from more than one dataset (the Dataset column): their metrics are not comparable across "
+                   "datasets, and Δm compares each run only with single-task runs of its own dataset. The trivial predictor "
+                   "row is on the first run's dataset.");
   page.table(main);
+  // Metrics of nothing are said, not shown as numbers.
+  std::vector<std::string> empty;
+  for (const auto& r : runs)
+    for (const auto& t : r.tasks)
+      if (r.test.contains(t) && r.test[t].contains("images") && r.test[t]["images"] == 0) empty.push_back(r.name + ": " + t);
+  if (!empty.empty())
+    page.paragraph("Scored on no test image with a valid label (no metric): " + join(empty, "; ") + ".");
   page.heading("All metrics");
   for (const auto& t : names) {
     const Table details = metrics_table(rows, t);

@@ -15,87 +15,11 @@
 #include "densemtl/core/error.h"
 #include "densemtl/core/json.h"
 #include "densemtl/core/log.h"
+#include "densemtl/core/parallel.h"
 #include "densemtl/core/process.h"
 #include "densemtl/core/strings.h"
 
 namespace densemtl::suite {
-
-// ---- locks ----
-
-namespace {
-
-int open_lock_file(const fs::path& file) {
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) fail("{}: cannot open the lock file ({})", file.string(), std::strerror(errno));
-  return fd;
-}
-
-bool lock_fd(int fd, bool wait) {
-  struct flock l {};
-  l.l_type = F_WRLCK;
-  l.l_whence = SEEK_SET;
-  while (::fcntl(fd, wait ? F_SETLKW : F_SETLK, &l) != 0) {
-    if (errno == EINTR) continue;
-    if (errno == EACCES || errno == EAGAIN) return false;
-    fail("cannot lock a benchmark file ({}); the results folder needs a file system with POSIX locks", std::strerror(errno));
-  }
-  return true;
-}
-
-void write_holder(int fd) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  std::time_t now = std::time(nullptr);
-  char when[64];
-  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
-  std::string text = fmt::format("pid {} on {} since {}\n", ::getpid(), host, when);
-  if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, text.data(), text.size(), 0) < 0) {
-    // The holder's description is informative only.
-  }
-}
-
-}  // namespace
-
-FileLock FileLock::try_lock(const fs::path& file) {
-  int fd = open_lock_file(file);
-  if (!lock_fd(fd, false)) {
-    ::close(fd);
-    return FileLock(-1);
-  }
-  write_holder(fd);
-  return FileLock(fd);
-}
-
-FileLock FileLock::wait(const fs::path& file) {
-  int fd = open_lock_file(file);
-  lock_fd(fd, true);
-  write_holder(fd);
-  return FileLock(fd);
-}
-
-FileLock::~FileLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-}
-
-bool FileLock::held_elsewhere(const fs::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct flock l {};
-  l.l_type = F_WRLCK;
-  l.l_whence = SEEK_SET;
-  const bool held = ::fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
-  ::close(fd);
-  return held;
-}
-
-std::string FileLock::holder(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return "another process";
-  std::string text = trim(read_file(file));
-  return text.empty() ? "another process" : text;
-}
 
 bool cell_finished(const fs::path& out, const std::string& cell) {
   return fs::exists(Benchmark::run_dir(out, cell) / "run.json");
@@ -117,7 +41,7 @@ void pass_on(int signal) {
 
 // Runs `args` as a child that dies with this process; returns "" or why it failed (with the
 // child's last error line: its stderr passes through here on its way to ours).
-std::string run_child(const std::vector<std::string>& args) {
+std::string run_child(const std::vector<std::string>& args, int threads) {
   int err[2];
   if (::pipe2(err, O_CLOEXEC) != 0) fail("benchmark: cannot create a pipe ({})", std::strerror(errno));
   const pid_t parent = ::getpid();
@@ -129,6 +53,7 @@ std::string run_child(const std::vector<std::string>& args) {
     if (::getppid() != parent) std::_Exit(1);
     ::dup2(err[1], 2);
     if (terminal) ::setenv("DENSEMTL_STDERR_TTY", "1", 1);  // progress bars drawn as on a terminal
+    ::setenv("DENSEMTL_THREADS", std::to_string(threads).c_str(), 1);  // its share of this machine's cores
     std::vector<char*> argv;
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
@@ -219,6 +144,20 @@ struct Runner {
 
   fs::path dir(const std::string& c) const { return Benchmark::cell_dir(o.out, c); }
 
+  // The cores of this machine shared by the cells being trained on it now (other shards of this
+  // benchmark included: their locks name this host), so that shards do not oversubscribe them.
+  int threads_for_a_cell() const {
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    const std::string here = fmt::format(" on {} since", host);
+    int others = 0;
+    for (const auto& c : b.cells) {
+      const fs::path lock = dir(c.name) / "lock";
+      if (FileLock::held_elsewhere(lock) && FileLock::holder(lock).find(here) != std::string::npos) ++others;
+    }
+    return std::max(1, default_threads() / (others + 1));
+  }
+
   bool interrupted(const std::string& c) const {
     return !cell_finished(o.out, c) && fs::exists(Benchmark::run_dir(o.out, c) / "checkpoint.pt");
   }
@@ -243,7 +182,7 @@ struct Runner {
     args.push_back(run.string());
     if (resume) args.emplace_back("--resume");
     log_info("benchmark: {} {} ({}){}", resume ? "continuing" : "training", c.name, progress(), resume ? " from its checkpoint" : "");
-    std::string why = run_child(args);
+    std::string why = run_child(args, threads_for_a_cell());
     if (why.empty() && !cell_finished(o.out, c.name)) why = "densemtl train stopped before the run was complete";
     if (!why.empty()) write_file_atomic(d / "failed.txt", why + "\n");
     return why;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "densemtl/core/file_lock.h"
 #include "densemtl/core/fs.h"
 #include "densemtl/suite/protocol.h"
 
@@ -48,25 +49,6 @@ void check_manifest(const Benchmark& benchmark, const fs::path& out, bool create
 // Whether a cell's run is complete (its run.json is written last).
 bool cell_finished(const fs::path& out, const std::string& cell);
 
-// Holds an exclusive lock on `file` (created if absent) while alive: `try_lock` gives up when
-// another process holds it, `wait` blocks until it is free.
-class FileLock {
- public:
-  static FileLock try_lock(const fs::path& file);
-  static FileLock wait(const fs::path& file);
-  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  FileLock& operator=(FileLock&&) = delete;
-  FileLock(const FileLock&) = delete;
-  ~FileLock();
-  bool held() const { return fd_ >= 0; }
-  // Whether another process holds it (a probe that takes nothing).
-  static bool held_elsewhere(const fs::path& file);
-  // What the holder wrote into the file: "pid <n> on <host> since <time>".
-  static std::string holder(const fs::path& file);
-
- private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
-};
+using densemtl::FileLock;
 
 }  // namespace densemtl::suite

@@ -64,7 +64,7 @@ class Depth : public Task {
   std::string delta_metric() const override { return "rmse"; }
   bool lower_is_better() const override { return true; }
   std::optional<double> kpi(const OrderedJson& m) const override {
-    if (!m.contains("delta1")) return std::nullopt;
+    if (!m.contains("delta1") || !m.at("delta1").is_number()) return std::nullopt;
     return m.at("delta1").get<double>() / 100.0;
   }
   std::vector<ReportColumn> report_columns() const override { return {{"rmse", "Depth RMSE m ↓", true, 4}}; }

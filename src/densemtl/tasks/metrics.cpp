@@ -100,7 +100,10 @@ class Miou : public Metric {
       per_class[names_[c]] = round_to(100 * iou, 4);
     }
     OrderedJson r;
-    r["mIoU"] = round_to(100 * sum / static_cast<double>(std::max<std::size_t>(1, tp_.size())), 4);
+    // No labelled pixel: no metric (null).
+    std::int64_t labelled = 0;
+    for (std::size_t c = 0; c < tp_.size(); ++c) labelled += tp_[c] + fn_[c];
+    r["mIoU"] = labelled > 0 ? OrderedJson(round_to(100 * sum / static_cast<double>(std::max<std::size_t>(1, tp_.size())), 4)) : OrderedJson(nullptr);
     r["per_class_IoU"] = per_class;
     r["images"] = images_;
     return r;
@@ -200,12 +203,14 @@ class Normals : public Metric {
     double median = 0;
     if (count_ > 0) median = count_ % 2 ? at_rank(count_ / 2 + 1) : 0.5 * (at_rank(count_ / 2) + at_rank(count_ / 2 + 1));
     OrderedJson r;
-    r["mean"] = round_to(sum_ / n, 4);
-    r["median"] = round_to(median, 3);
-    r["rmse"] = round_to(std::sqrt(sum_sq_ / n), 4);
-    r["11.25"] = round_to(100.0 * static_cast<double>(below_[0]) / n, 4);
-    r["22.5"] = round_to(100.0 * static_cast<double>(below_[1]) / n, 4);
-    r["30"] = round_to(100.0 * static_cast<double>(below_[2]) / n, 4);
+    // No valid pixel: no metric (null), not a perfect 0°.
+    auto value = [&](double v) { return count_ > 0 ? OrderedJson(v) : OrderedJson(nullptr); };
+    r["mean"] = value(round_to(sum_ / n, 4));
+    r["median"] = value(round_to(median, 3));
+    r["rmse"] = value(round_to(std::sqrt(sum_sq_ / n), 4));
+    r["11.25"] = value(round_to(100.0 * static_cast<double>(below_[0]) / n, 4));
+    r["22.5"] = value(round_to(100.0 * static_cast<double>(below_[1]) / n, 4));
+    r["30"] = value(round_to(100.0 * static_cast<double>(below_[2]) / n, 4));
     r["pixels"] = count_;
     r["images"] = images_;
     return r;
@@ -264,9 +269,11 @@ class Depth : public Metric {
   OrderedJson result() const override {
     double n = static_cast<double>(std::max<std::int64_t>(1, count_));
     OrderedJson r;
-    r["rmse"] = round_to(std::sqrt(se_ / n), 6);
-    r["log_rmse"] = round_to(std::sqrt(sle_ / n), 6);
-    r["delta1"] = round_to(100.0 * static_cast<double>(within_) / n, 4);
+    // No valid pixel: no metric (null), not a perfect RMSE of 0.
+    auto value = [&](double v) { return count_ > 0 ? OrderedJson(v) : OrderedJson(nullptr); };
+    r["rmse"] = value(round_to(std::sqrt(se_ / n), 6));
+    r["log_rmse"] = value(round_to(std::sqrt(sle_ / n), 6));
+    r["delta1"] = value(round_to(100.0 * static_cast<double>(within_) / n, 4));
     r["pixels"] = count_;
     r["images"] = images_;
     return r;

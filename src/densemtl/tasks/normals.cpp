@@ -121,7 +121,7 @@ class Normals : public Task {
   std::string delta_metric() const override { return "mean"; }
   bool lower_is_better() const override { return true; }
   std::optional<double> kpi(const OrderedJson& m) const override {
-    if (!m.contains("11.25")) return std::nullopt;
+    if (!m.contains("11.25") || !m.at("11.25").is_number()) return std::nullopt;
     return m.at("11.25").get<double>() / 100.0;
   }
   std::vector<ReportColumn> report_columns() const override { return {{"mean", "Normals mean° ↓", true, 2}}; }

@@ -17,6 +17,19 @@ std::string shape_text(c10::IntArrayRef sizes) {
 
 std::string first_line(const c10::Error& e) { return trim(split(e.what_without_backtrace(), '\n').front()); }
 
+// Why LibTorch could not open `file` as an archive, in a user's words: empty (an interrupted
+// write), not a zip archive, or a damaged one (truncated: its end, the zip's directory, is
+// missing).
+std::string unreadable(const fs::path& file, const c10::Error& e) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (!ec && size == 0) return "is empty (0 bytes; was its writing interrupted?)";
+  const std::string what = first_line(e);
+  if (what.find("central directory") != std::string::npos || what.find("failed reading zip archive") != std::string::npos)
+    return fmt::format("is truncated or damaged ({} bytes; its zip archive has no directory)", size);
+  return "cannot be read (" + what + ")";
+}
+
 }  // namespace
 
 Json LoopState::to_json() const {
@@ -65,7 +78,7 @@ LoopState load_checkpoint(const fs::path& file, models::ArchitectureImpl& model,
   try {
     a.load_from(file.string());
   } catch (const c10::Error& e) {
-    fail("{}: not a densemtl checkpoint ({})", file.string(), first_line(e));
+    fail("{}: not a densemtl checkpoint: the file {}", file.string(), unreadable(file, e));
   }
   read_model(a, model, file.string() + ": cannot resume, the checkpoint");
   try {
@@ -122,9 +135,19 @@ void load_weights(models::ArchitectureImpl& model, const fs::path& file) {
   try {
     a.load_from(file.string());
   } catch (const c10::Error& e) {
-    fail("{}: not a densemtl weights file ({})", file.string(), first_line(e));
+    fail("{}: not a densemtl weights file: the file {}", file.string(), unreadable(file, e));
   }
   read_model(a, model, file.string());
+}
+
+bool is_weights_archive(const fs::path& file) {
+  torch::serialize::InputArchive a;
+  try {
+    a.load_from(file.string());
+  } catch (const c10::Error&) {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace densemtl::train

@@ -46,5 +46,8 @@ void read_model(torch::serialize::InputArchive& archive, torch::nn::Module& mode
 // Model weights written atomically / read back (best.pt; a checkpoint's model also reads).
 void save_weights(models::ArchitectureImpl& model, const fs::path& file);
 void load_weights(models::ArchitectureImpl& model, const fs::path& file);
+// Whether `file` is a densemtl weights archive (a run's best.pt or checkpoint.pt), which the
+// torch.save readers of models/torch_file.h do not read.
+bool is_weights_archive(const fs::path& file);
 
 }  // namespace densemtl::train

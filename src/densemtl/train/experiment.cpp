@@ -38,6 +38,9 @@ const Spec& experiment_schema() {
           text("val_split", "", "Split for model selection; empty = carve data.val_share off the training split"),
           real("val_share", 0.1, 0.0, 0.9, "Share of the training split held out for model selection when val_split is empty"),
           text("test_split", "test", "Split scored once at the end, for the final model"),
+          boolean("select_on_test", false,
+                  "Allow a training or validation split equal to data.test_split (as some reference scripts select on their test "
+                  "split); off, such a config is refused, so that the test split is scored once, unseen"),
           int_list("input_size", {}, 8, 4096, 0, 2, "Network input [H, W]; empty = the dataset's size (NYUD 480x640, PASCAL 512x512)"),
           integer("max_train_images", 0, 0, 1e9, "Use only the first N training images (0 = all); for quick runs"),
           integer("workers", 2, 0, 64, "Loader threads (0 = load in the training thread)"),
@@ -168,6 +171,19 @@ Experiment Experiment::from(const Config& cfg) {
   e.distributed.overlap = cfg.get_bool("distributed.overlap");
   e.eval.batch_size = static_cast<int>(cfg.get_int("eval.batch_size"));
 
+  // Model selection and training never see the test split unless a key says it is meant.
+  if (!cfg.get_bool("data.select_on_test")) {
+    if (e.data.val_split == e.data.test_split)
+      fail("{}: data.val_split: '{}' is also data.test_split: the model would be chosen on the split it is scored on; use "
+           "another split (or data.val_share), or set data.select_on_test: true if this is meant", src, e.data.val_split);
+    if (e.data.train_split == e.data.test_split)
+      fail("{}: data.train_split: '{}' is also data.test_split: the model would be scored on images it trained on; set "
+           "data.select_on_test: true if this is meant", src, e.data.train_split);
+  }
+  // A run's name becomes a folder (runs/<name>): a plain file name only.
+  if (!e.name.empty() && (e.name == "." || e.name == ".." || e.name.find_first_of("/\\") != std::string::npos ||
+                          std::any_of(e.name.begin(), e.name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })))
+    fail("{}: name: '{}' is not a plain folder name (no '/', no control characters, not '.' or '..')", src, e.name);
   // Keys that another key makes meaningless are errors, not silently ignored.
   if (e.train.amp && e.device != "cuda") fail("{}: train.amp: bf16 needs device: cuda", src);
   if (cfg.get_string("scheduler.name") == "step" && cfg.get_string("scheduler.per") == "iteration")

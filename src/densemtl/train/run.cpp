@@ -23,6 +23,50 @@ std::string Run::name() const {
   return experiment.name.empty() ? dir.filename().string() : experiment.name;
 }
 
+bool is_run_entry(const fs::path& entry) {
+  static const std::set<std::string> files = {"checkpoint.pt", "best.pt", "log.jsonl", "run.json", "metrics.json", "train.lock"};
+  const std::string name = entry.filename().string();
+  std::error_code ec;
+  if (name == "predictions") return fs::is_directory(entry, ec);
+  if (files.count(name) || is_temporary_file(entry)) return fs::is_regular_file(entry, ec);
+  // config.yaml as densemtl writes it (Config::save), not a user's own.
+  if (name == "config.yaml") return fs::is_regular_file(entry, ec) && read_file(entry).rfind("# resolved configuration", 0) == 0;
+  return false;
+}
+
+RunFolderClaim::RunFolderClaim(const fs::path& dir, bool resume) : dir_(dir) {
+  std::error_code ec;
+  created_ = !fs::exists(dir, ec);
+  if (!created_ && !fs::is_directory(dir, ec)) fail("{}: is a file, not a run folder", dir.string());
+  for (fs::directory_iterator it(dir, ec), end; !created_ && !ec && it != end; it.increment(ec))
+    if (!is_run_entry(it->path()))
+      fail("{}: holds {}, which is not part of a densemtl run; choose an empty or new --out folder (nothing was changed)",
+           dir.string(), it->path().filename().string());
+  has_checkpoint_ = fs::exists(dir / "checkpoint.pt", ec);
+  if (has_checkpoint_ && !resume)
+    fail("{}: already holds a run; pass --resume to continue it, or choose another --out", dir.string());
+  for (const char* result : {"run.json", "best.pt", "metrics.json"})
+    if (!has_checkpoint_ && fs::exists(dir / result, ec))
+      fail("{}: holds a finished run ({}) whose checkpoint.pt is gone: it cannot be continued, and training again would "
+           "replace its results; choose another --out", dir.string(), result);
+  fs::create_directories(dir);
+  auto lock = std::make_unique<FileLock>(FileLock::try_lock(dir / "train.lock"));
+  if (!lock->held()) {
+    if (created_) fs::remove_all(dir, ec);
+    fail("{}: is being trained by {}; one training per run folder", dir.string(), FileLock::holder(dir / "train.lock"));
+  }
+  lock_ = std::move(lock);
+}
+
+RunFolderClaim::~RunFolderClaim() {
+  if (dir_.empty()) return;
+  std::error_code ec;
+  if (created_ && !fs::exists(dir_ / "checkpoint.pt", ec)) {
+    lock_.reset();
+    fs::remove_all(dir_, ec);
+  }
+}
+
 Run open_run(const fs::path& dir) {
   require_dir(dir, "run folder");
   Run r;

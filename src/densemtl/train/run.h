@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "densemtl/core/file_lock.h"
 #include "densemtl/core/json.h"
 #include "densemtl/data/dataset.h"
 #include "densemtl/models/architectures/architecture.h"
@@ -34,6 +35,35 @@ struct Run {
 
 // Opens an existing run folder (config.yaml must be there).
 Run open_run(const fs::path& dir);
+
+// Whether `name` is a file or folder a densemtl run writes (config.yaml as densemtl saves it,
+// checkpoint.pt, best.pt, log.jsonl, run.json, metrics.json, predictions/, train.lock, or an
+// atomic writer's temporary file): anything else in a run folder is a user's.
+bool is_run_entry(const fs::path& entry);
+
+// One training's hold on its run folder, for as long as it lives:
+// - a folder holding anything a densemtl run does not write (a user's files, their commented
+//   config.yaml) is refused, and so is a finished run whose checkpoint is gone (training again
+//   would replace its results); `resume` is needed to continue a run with a checkpoint;
+// - a lock (RUN/train.lock, released by the kernel when the process dies) refuses a second
+//   training of the same folder at the same time, naming the one that holds it;
+// - a training that fails before its first checkpoint in a folder it created removes that folder
+//   (nothing half made is left).
+// A refused folder is left exactly as it was.
+class RunFolderClaim {
+ public:
+  RunFolderClaim() = default;
+  RunFolderClaim(const fs::path& dir, bool resume);
+  RunFolderClaim(RunFolderClaim&&) = default;
+  RunFolderClaim& operator=(RunFolderClaim&&) = default;
+  ~RunFolderClaim();
+  bool has_checkpoint() const { return has_checkpoint_; }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<FileLock> lock_;
+  bool created_ = false, has_checkpoint_ = false;
+};
 
 // The run's final model: best.pt, or the last checkpoint's model when there is no best.pt,
 // prepared for inference (batch norms folded, NHWC weights when the run trained that way) on

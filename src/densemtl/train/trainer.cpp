@@ -12,6 +12,7 @@
 #include "densemtl/core/error.h"
 #include "densemtl/core/log.h"
 #include "densemtl/core/progress.h"
+#include "densemtl/core/parallel.h"
 #include "densemtl/core/rng.h"
 #include "densemtl/core/strings.h"
 #include "densemtl/core/torch_setup.h"
@@ -153,17 +154,22 @@ void Training::set_up(const TrainOptions& options) {
            dataset_->info().name, train_ids_.size(), val_ids_.size(), test_ids_.size(), join(tasks_.names(), ", "), e.balancer);
 }
 
-// The run folder: refuses to overwrite a run unless resuming it with the same config; writes the
-// resolved config. Returns whether the folder holds a checkpoint to resume from.
+// The run folder, claimed (see RunFolderClaim: refusing a user's folder, a finished run, a second
+// training, or a run with a checkpoint without --resume); a resumed run must have the same config.
+// Writes the resolved config. Returns whether the folder holds a checkpoint to resume from.
 bool Training::prepare_run_folder(const TrainOptions& options) {
   const Experiment& e = experiment_;
   name_ = e.name.empty() ? options.config.stem().string() : e.name;
   fs::path dir = options.out.empty() ? fs::path("runs") / name_ : options.out;
   run_.dir = dir;
   run_.experiment = e;
-  const bool has_checkpoint = fs::exists(run_.checkpoint());
-  if (has_checkpoint && !options.resume)
+  bool has_checkpoint = fs::exists(run_.checkpoint());
+  if (leader()) {
+    claim_ = RunFolderClaim(dir, options.resume);
+    has_checkpoint = claim_.has_checkpoint();
+  } else if (has_checkpoint && !options.resume) {
     fail("{}: already holds a run; pass --resume to continue it, or choose another --out", dir.string());
+  }
   if (has_checkpoint && fs::exists(run_.config_file())) {
     Experiment saved = Experiment::load(run_.config_file());
     if (saved.config->dump() != e.config->dump())
@@ -171,7 +177,6 @@ bool Training::prepare_run_folder(const TrainOptions& options) {
            first_difference(saved.config->dump(), e.config->dump()));
   }
   if (leader()) {
-    fs::create_directories(dir);
     remove_temporary_files(dir);  // left by a killed run's writers
     e.config->save(run_.config_file());
   }
@@ -185,7 +190,7 @@ void Training::use_threads_and_device() {
   int threads = e.threads;
   if (threads <= 0 && group_) {
     const int local = std::max(1, group_->launch().local_size);
-    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+    threads = std::max(1, default_threads() / local);
   }
   setup_torch(threads);
   seed_torch(e.seed);
@@ -324,11 +329,14 @@ bool Training::run_epoch() {
   loader_->start_epoch(epoch);
   if (val_loader_) val_loader_->start_epoch(val_pass_ = epoch * 1000);
   std::map<std::string, double> sums, counts;  // per task, over the batches labelled for it
+  std::set<std::string> supervised;            // tasks with a valid label pixel in some batch
   ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch * batch_size_, "img");
   while (auto batch = loader_->next()) {
     if (schedule_.per_iteration)
       set_learning_rate(*optimizer_, schedule_.rate(static_cast<double>(state_.step), static_cast<double>(steps_per_epoch * epochs)),
                         lr_factors_);
+    for (const auto& t : e.tasks.main)
+      if (!supervised.count(t) && batch->labels.at(t).ne(tasks::Task::kIgnore).any().item<bool>()) supervised.insert(t);
     torch::Tensor image = to_model_layout(batch->image.to(device_, /*non_blocking=*/true), e.model.channels_last);
     balancing::Losses::Values values;
     try {
@@ -347,6 +355,7 @@ bool Training::run_epoch() {
   }
   const double epoch_seconds = bar.finish();
   const double images_per_second = bar.rate();
+  require_supervision(supervised, epoch);
   state_.train_seconds += epoch_seconds;
   std::map<std::string, double> mean_losses;
   for (const auto& [t, s] : sums) mean_losses[t] = s / counts.at(t);
@@ -389,6 +398,24 @@ bool Training::run_epoch() {
   log_info("epoch {}/{} done in {} ({:.1f} img/s){}", epoch + 1, epochs, format_duration(epoch_seconds), images_per_second,
            due ? fmt::format(", validation score {:+.4f}{}", line["score"].get<double>(), line["best"].get<bool>() ? " (best)" : "") : "");
   return state_.epoch < epochs;
+}
+
+// A task whose labels had no valid pixel in a whole epoch (depth 0 everywhere, say) would train on
+// a loss of 0 and report metrics of nothing: stop and say so. Several processes: over all of them.
+void Training::require_supervision(const std::set<std::string>& supervised, int epoch) {
+  const auto& main = experiment_.tasks.main;
+  std::vector<double> seen;
+  for (const auto& t : main) seen.push_back(supervised.count(t) ? 1.0 : 0.0);
+  if (group_) {
+    torch::Tensor sums = torch::tensor(seen, torch::kFloat64);
+    world()->all_reduce_sum(sums);
+    for (std::size_t i = 0; i < main.size(); ++i) seen[i] = sums[static_cast<std::int64_t>(i)].item<double>();
+  }
+  for (std::size_t i = 0; i < main.size(); ++i)
+    if (seen[i] == 0)
+      fail("{}: task {}: no training label has a valid pixel in epoch {} (every value invalid or ignored): its loss is 0 and its "
+           "metrics would mean nothing; check the labels with densemtl info --dataset {} --check",
+           run_.dir.string(), main[i], epoch + 1, experiment_.data.root.string());
 }
 
 TrainResult Training::finish() {

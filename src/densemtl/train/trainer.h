@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,7 @@ class Training {
   void set_up_model(bool has_checkpoint);
   void set_up_processes();
   void set_up_validation_batches(const data::PipelineOptions& pipeline, const data::LoaderOptions& loader);
+  void require_supervision(const std::set<std::string>& supervised, int epoch);
   // Writes to the run folder (the one process, or rank 0).
   bool leader() const { return rank() == 0; }
   // Waits for every process (several processes only).
@@ -102,6 +104,7 @@ class Training {
   std::unique_ptr<GradientSync> sync_;
   Experiment experiment_;
   Run run_;
+  RunFolderClaim claim_;  // the leader's hold on the run folder
   std::string name_;
   torch::Device device_ = torch::Device(torch::kCPU);
   std::unique_ptr<data::Dataset> dataset_;

@@ -161,21 +161,33 @@ std::unique_ptr<Dataset> open_nyud(const fs::path& root) {
   if (fs::exists(root / "meta.json")) {
     Json meta = read_json(root / "meta.json");
     auto where = (root / "meta.json").string();
-    try {
-      if (meta.contains("name")) info.name = meta["name"].get<std::string>();
-      if (meta.contains("class_names")) info.class_names = meta["class_names"].get<std::vector<std::string>>();
-      if (meta.contains("part_names")) info.part_names = meta["part_names"].get<std::vector<std::string>>();
-      if (meta.contains("normals_frame")) info.normals_y_down = meta["normals_frame"].value("y", "down") == "down";
-      if (meta.contains("edge_max_dist")) info.edge_max_dist = meta["edge_max_dist"].get<double>();
-      if (meta.contains("size")) {
-        auto hw = meta["size"].get<std::vector<int>>();
-        if (hw.size() != 2) fail("size must be [H, W]");
-        info.default_size = cv::Size(hw[1], hw[0]);
+    if (!meta.is_object()) fail("{}: expected a JSON object of settings", where);
+    // A key of the wrong type is named with what it should be (not the JSON library's words).
+    auto get = [&](const char* key, const char* expected, auto& into) {
+      try {
+        into = meta.at(key).get<std::decay_t<decltype(into)>>();
+      } catch (const Json::exception&) {
+        std::string got = meta.at(key).dump();
+        if (got.size() > 40) got = got.substr(0, 40) + "...";
+        fail("{}: {}: expected {}, got {}", where, key, expected, got);
       }
-      if (meta.contains("allow_missing_labels")) allow_missing = meta["allow_missing_labels"].get<bool>();
-    } catch (const Json::exception& e) {
-      fail("{}: unexpected content ({})", where, e.what());
+    };
+    if (meta.contains("name")) get("name", "a string", info.name);
+    if (meta.contains("class_names")) get("class_names", "a list of strings", info.class_names);
+    if (meta.contains("part_names")) get("part_names", "a list of strings", info.part_names);
+    if (meta.contains("normals_frame")) {
+      std::map<std::string, std::string> frame;
+      get("normals_frame", "an object such as {\"y\": \"down\"}", frame);
+      info.normals_y_down = !frame.count("y") || frame.at("y") == "down";
     }
+    if (meta.contains("edge_max_dist")) get("edge_max_dist", "a number", info.edge_max_dist);
+    if (meta.contains("size")) {
+      std::vector<int> hw;
+      get("size", "[H, W]", hw);
+      if (hw.size() != 2 || hw[0] <= 0 || hw[1] <= 0) fail("{}: size: expected [H, W] with positive integers", where);
+      info.default_size = cv::Size(hw[1], hw[0]);
+    }
+    if (meta.contains("allow_missing_labels")) get("allow_missing_labels", "true or false", allow_missing);
     if (info.class_names.empty()) fail("{}: class_names is empty", where);
   }
   for (const auto& lf : kFiles)
